@@ -1,0 +1,96 @@
+"""Name -> factory registries for the science plug-ins (losses, models, CAM methods, ...).
+
+Wiring (DataModules, trainers, loggers) goes through Hydra's ``_target_``; the things a
+researcher swaps on the command line by a short name (``loss=pc_softmax``) go through a
+``Registry`` so that an unknown name fails with the list of what exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from importlib.metadata import entry_points
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from infocam.errors import ConfigError
+
+T = TypeVar("T")
+
+PLUGIN_ENTRY_POINT_GROUP = "infocam.plugins"
+
+
+class Registry(Generic[T]):
+    """A typed mapping from a stable snake_case name to a factory returning ``T``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._factories: dict[str, Callable[..., T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str | None = None, *, aliases: tuple[str, ...] = ()) -> Callable:
+        """Decorator: ``@LOSSES.register("pc_softmax")`` (defaults to the object's name)."""
+
+        def decorator(factory: Callable[..., T]) -> Callable[..., T]:
+            key = name or factory.__name__
+            if key in self._factories or key in self._aliases:
+                raise ValueError(f"{self.kind} {key!r} is already registered")
+            self._factories[key] = factory
+            for alias in aliases:
+                self._aliases[alias] = key
+            return factory
+
+        return decorator
+
+    def get(self, name: str) -> Callable[..., T]:
+        """The factory registered under ``name``; unknown names raise a ``ConfigError``."""
+        _load_plugins()
+        key = self._aliases.get(name, name)
+        if key not in self._factories:
+            close = difflib.get_close_matches(name, self.available(), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}. Registered: {', '.join(self.available())}.{hint}"
+            )
+        return self._factories[key]
+
+    def create(self, name: str, **kwargs: Any) -> T:
+        """Build the entry ``name``; ``None`` kwargs are dropped so config defaults apply."""
+        return self.get(name)(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def available(self, pattern: str = "*") -> list[str]:
+        """Sorted registered names matching a shell-style ``pattern``."""
+        _load_plugins()
+        return sorted(n for n in self._factories if fnmatch.fnmatch(n, pattern))
+
+    def __contains__(self, name: object) -> bool:
+        _load_plugins()
+        return name in self._factories or name in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.available())
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.available()})"
+
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Import third-party modules advertised under the ``infocam.plugins`` entry point.
+
+    Importing them runs their ``@REGISTRY.register`` decorators, so ``loss=their_loss``
+    works from the CLI without touching this package.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry_point in entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
+        entry_point.load()
+
+
+LOSSES: Registry = Registry("loss")
+MODELS: Registry = Registry("model")
+CAMS: Registry = Registry("cam method")
+INDEX_TRANSFORMS: Registry = Registry("index transform")

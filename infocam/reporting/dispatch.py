@@ -1,0 +1,21 @@
+"""``infocam-report kind=...``: one builder per report kind."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from omegaconf import DictConfig
+
+from infocam.errors import ConfigError
+from infocam.reporting.mi_table import write_mi_table2
+
+REPORTS: dict[str, Callable[[str, str], list]] = {"mi_table2": write_mi_table2}
+
+
+def build_report(cfg: DictConfig) -> list:
+    if cfg.kind not in REPORTS:
+        raise ConfigError(f"unknown report kind {cfg.kind!r}. Known: {', '.join(sorted(REPORTS))}")
+    written = REPORTS[cfg.kind](str(cfg.sweep_dir), str(cfg.out_dir))
+    for path in written:
+        print(f"wrote {path}")
+    return written

@@ -1,0 +1,112 @@
+"""One training/evaluation run from a composed config: seed, build, fit, test, metrics.json."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from infocam.callbacks import AtomicCheckpointIO
+from infocam.errors import ConfigError
+from infocam.io import atomic_write_text, ensure_writable_dir, write_metrics
+
+log = logging.getLogger(__name__)
+
+
+def import_plugins(modules: list[str] | None) -> None:
+    """Import user modules named in ``plugins`` so their ``@REGISTRY.register`` entries exist."""
+    for module in modules or []:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ConfigError(f"plugins: cannot import {module!r}: {err}") from None
+
+
+def build_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
+    return [instantiate(c) for c in (cfg or {}).values() if c is not None and "_target_" in c]
+
+
+def build_loggers(cfg: DictConfig | None) -> list:
+    return [instantiate(c) for c in (cfg or {}).values() if c is not None and "_target_" in c]
+
+
+def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -> L.Trainer:
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+
+
+def save_run_files(cfg: DictConfig, output_dir: Path, metrics: dict[str, Any]) -> None:
+    atomic_write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    write_metrics(output_dir / "metrics.json", metrics)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (``cfg.train``) and test (``cfg.test``) the task; return and save the metrics.
+
+    ``ckpt_path=last`` resumes from ``<output_dir>/checkpoints/last.ckpt`` of the same run
+    directory; the test split is scored with the best checkpoint when one was saved.
+    """
+    started = time.perf_counter()
+    import_plugins(cfg.get("plugins"))
+    output_dir = ensure_writable_dir(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    task: L.LightningModule = instantiate(cfg.task)
+    trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")), build_loggers(cfg.get("logger")))
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+    if cfg.get("test", True):
+        ckpt = None
+        if cfg.get("train", True):
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+            ckpt = best or None
+            if best:
+                log.info("testing the best checkpoint %s", best)
+        else:
+            ckpt = cfg.get("ckpt_path")
+        trainer.test(task, datamodule=datamodule, ckpt_path=ckpt)
+        metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
+    metrics["seconds"] = time.perf_counter() - started
+    if trainer.is_global_zero:
+        save_run_files(cfg, output_dir, metrics)
+    return metrics
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test a saved checkpoint of ``cfg.task`` on ``cfg.data``; write metrics.json."""
+    started = time.perf_counter()
+    import_plugins(cfg.get("plugins"))
+    output_dir = ensure_writable_dir(cfg.paths.output_dir)
+    ckpt_path = Path(str(cfg.ckpt_path))
+    if not ckpt_path.is_file():
+        raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    task_class = hydra_target(cfg.task)
+    task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=False)
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
+    trainer.test(task, datamodule=datamodule)
+    metrics = {k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")}
+    metrics["seconds"] = time.perf_counter() - started
+    if trainer.is_global_zero:
+        save_run_files(cfg, output_dir, metrics)
+    return metrics
+
+
+def hydra_target(node: DictConfig) -> type:
+    from hydra.utils import get_class
+
+    return get_class(node._target_)

@@ -1,0 +1,5 @@
+"""LightningModules: they wire a registered model, loss and metrics; the science lives there."""
+
+from infocam.tasks.mi import MIEstimationModule
+
+__all__ = ["MIEstimationModule"]

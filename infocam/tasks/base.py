@@ -1,0 +1,87 @@
+"""What every task shares: building the registered model and loss, and the optimiser."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import infocam.losses  # noqa: F401  (registers the losses)
+import infocam.models  # noqa: F401  (registers the models)
+from infocam.errors import ConfigError
+from infocam.registry import LOSSES, MODELS
+
+
+def plain(value: Any) -> Any:
+    """DictConfig/ListConfig to plain containers, so hparams pickle and print cleanly."""
+    if isinstance(value, (DictConfig,)) or OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def split_name(spec: Mapping[str, Any], group: str) -> tuple[str, dict[str, Any]]:
+    spec = dict(plain(spec) or {})
+    name = spec.pop("name", None)
+    if not name:
+        raise ConfigError(f"{group}.name is required (registered: {', '.join(_REGISTRIES[group].available())})")
+    return name, spec
+
+
+_REGISTRIES = {"model": MODELS, "loss": LOSSES}
+
+
+class RegistryTask(L.LightningModule):
+    """Builds ``model`` and ``loss`` from their registries by name; subclasses add metrics.
+
+    Arguments are primitives (names, numbers, dicts), so ``save_hyperparameters`` captures the
+    whole recipe and ``Task.load_from_checkpoint(path)`` rebuilds it alone.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        num_classes: int,
+        scheduler: Mapping[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "model": plain(model),
+                "loss": plain(loss),
+                "optimizer": plain(optimizer),
+                "scheduler": plain(scheduler),
+                "num_classes": num_classes,
+                "model_kwargs": plain(model_kwargs) or {},
+            }
+        )
+        model_name, model_args = split_name(model, "model")
+        loss_name, loss_args = split_name(loss, "loss")
+        self.net = MODELS.create(model_name, num_classes=num_classes, **dict(self.hparams.model_kwargs), **model_args)
+        self.loss_fn = LOSSES.create(loss_name, num_classes=num_classes, **loss_args)
+
+    def forward(self, x):
+        return self.net(x)
+
+    def setup(self, stage: str) -> None:
+        """Class priors come from the training labels the DataModule actually serves."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "fit" and datamodule is not None and hasattr(datamodule, "train_class_counts"):
+            self.loss_fn.set_class_counts(datamodule.train_class_counts)
+
+    def configure_optimizers(self):
+        optimizer = instantiate(self.hparams.optimizer, params=self.parameters(), _convert_="all")
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler_cfg = dict(self.hparams.scheduler)
+        interval = scheduler_cfg.pop("interval", "epoch")
+        monitor = scheduler_cfg.pop("monitor", None)
+        scheduler = instantiate(scheduler_cfg, optimizer=optimizer, _convert_="all")
+        config = {"scheduler": scheduler, "interval": interval}
+        if monitor:
+            config["monitor"] = monitor
+        return {"optimizer": optimizer, "lr_scheduler": config}

@@ -1,0 +1,88 @@
+"""Mutual-information estimation: train a classifier (or MINE) and read I(X;Y) off it."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from infocam.metrics import VariationalMIBound
+from infocam.tasks.base import RegistryTask
+
+
+class MIEstimationModule(RegistryTask):
+    """Logs ``{stage}/mi_estimate`` (and its standard error), ``{stage}/acc`` and the loss.
+
+    Which bound is read off follows the loss: Theorem 1 (log M - CE) for ``softmax``, the
+    PC-softmax bound with training priors for ``pc_softmax``/``logit_adjusted``, and the
+    Donsker-Varadhan bound for ``mine``. At test time the DataModule's Monte-Carlo ground
+    truth, when it has one, is logged beside it as ``test/mi_true``.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        num_classes: int,
+        input_dim: int,
+        scheduler: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs={"input_dim": input_dim})
+        kind = self.loss_fn.mi_bound
+        self.metrics = torch.nn.ModuleDict(
+            {
+                stage: torch.nn.ModuleDict(
+                    {
+                        "mi": VariationalMIBound(kind),
+                        "acc": MulticlassAccuracy(num_classes, average="micro"),
+                        "loss": MeanMetric(),
+                    }
+                )
+                for stage in ("val", "test")
+            }
+        )
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss_fn(self(x), y)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def _eval_step(self, stage: str, batch) -> None:
+        x, y = batch
+        logits = self(x)
+        metrics = self.metrics[stage]
+        metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
+        metrics["acc"].update(logits, y)
+        metrics["mi"].update(logits, y, self.loss_fn.mi_log_weights())
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        metrics = self.metrics[stage]
+        mi = metrics["mi"].compute()
+        self.log(f"{stage}/mi_estimate", mi["estimate"].float(), prog_bar=True)
+        self.log(f"{stage}/mi_estimate_se", mi["se"].float())
+        self.log(f"{stage}/num_samples", mi["count"].float())
+        self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
+        self.log(f"{stage}/loss", metrics["loss"].compute())
+        for metric in metrics.values():
+            metric.reset()
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self):
+        self._eval_epoch_end("val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self):
+        self._eval_epoch_end("test")
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "true_mutual_information"):
+            mi_true, mi_true_se = datamodule.true_mutual_information()
+            self.log("test/mi_true", mi_true)
+            self.log("test/mi_true_se", mi_true_se)
