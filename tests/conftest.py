@@ -1,0 +1,57 @@
+"""Shared fixtures: compose configs without a CLI, run the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = str(REPO_ROOT / "conf")
+BIN_DIR = Path(sys.executable).parent
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+#: overrides that keep a composed run small and quiet
+QUIET = ["callbacks=quiet", "trainer.enable_progress_bar=false", "logger=none"]
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` as the CLI would, with outputs under ``output_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=False)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.log_dir = str(output_dir / "logs")
+    return cfg
+
+
+@pytest.fixture
+def make_cfg(tmp_path):
+    def _make(overrides: list[str], config_name: str = "train", output_dir: Path | None = None) -> DictConfig:
+        return compose_config(config_name, overrides, output_dir or tmp_path)
+
+    return _make
+
+
+def run_cli(command: str, args: list[str], cwd: Path, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess:
+    """Run ``infocam-<command>`` as a user would, importing this checkout's package."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "WANDB_MODE": "disabled", "INFOCAM_ROOT": str(cwd)}
+    proc = subprocess.run(
+        [str(BIN_DIR / f"infocam-{command}"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"infocam-{command} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
