@@ -41,9 +41,17 @@ def make_cfg(tmp_path):
     return _make
 
 
-def run_cli(command: str, args: list[str], cwd: Path, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess:
+def run_cli(
+    command: str,
+    args: list[str],
+    cwd: Path,
+    timeout: float = 300,
+    check: bool = False,
+    extra_pythonpath: list[Path] = (),
+) -> subprocess.CompletedProcess:
     """Run ``infocam-<command>`` as a user would, importing this checkout's package."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "WANDB_MODE": "disabled", "INFOCAM_ROOT": str(cwd)}
+    pythonpath = os.pathsep.join([str(REPO_ROOT), *map(str, extra_pythonpath)])
+    env = {**os.environ, "PYTHONPATH": pythonpath, "WANDB_MODE": "disabled", "INFOCAM_ROOT": str(cwd)}
     proc = subprocess.run(
         [str(BIN_DIR / f"infocam-{command}"), *args],
         cwd=cwd,

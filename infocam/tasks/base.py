@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import lightning as L
+from torch import nn
+from torchmetrics import Metric
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -49,19 +51,12 @@ class RegistryTask(L.LightningModule):
         model_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(
-            {
-                "model": plain(model),
-                "loss": plain(loss),
-                "optimizer": plain(optimizer),
-                "scheduler": plain(scheduler),
-                "num_classes": num_classes,
-                "model_kwargs": plain(model_kwargs) or {},
-            }
-        )
+        # collects the arguments of every __init__ in the subclass chain (e.g. input_dim),
+        # so load_from_checkpoint(path) alone rebuilds the task
+        self.save_hyperparameters(ignore=["model_kwargs"])
         model_name, model_args = split_name(model, "model")
         loss_name, loss_args = split_name(loss, "loss")
-        self.net = MODELS.create(model_name, num_classes=num_classes, **dict(self.hparams.model_kwargs), **model_args)
+        self.net = MODELS.create(model_name, num_classes=num_classes, **dict(model_kwargs or {}), **model_args)
         self.loss_fn = LOSSES.create(loss_name, num_classes=num_classes, **loss_args)
 
     def forward(self, x):
@@ -73,11 +68,30 @@ class RegistryTask(L.LightningModule):
         if stage == "fit" and datamodule is not None and hasattr(datamodule, "train_class_counts"):
             self.loss_fn.set_class_counts(datamodule.train_class_counts)
 
+    def on_validation_epoch_start(self) -> None:
+        self.reset_stage_metrics("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.reset_stage_metrics("test")
+
+    def reset_stage_metrics(self, stage: str) -> None:
+        """Give this process fresh metric states for ``stage`` (``self.metrics[stage]``).
+
+        ddp_spawn pickles the module into every process through shared memory, so without
+        this all ranks would add into the *same* state tensors and the DDP sum would count
+        every sample twice. ``Metric.reset`` replaces the states with private copies.
+        """
+        metrics = getattr(self, "metrics", None)
+        if isinstance(metrics, nn.ModuleDict) and stage in metrics:
+            for module in metrics[stage].modules():
+                if isinstance(module, Metric):
+                    module.reset()
+
     def configure_optimizers(self):
-        optimizer = instantiate(self.hparams.optimizer, params=self.parameters(), _convert_="all")
+        optimizer = instantiate(plain(self.hparams.optimizer), params=self.parameters(), _convert_="all")
         if not self.hparams.scheduler:
             return optimizer
-        scheduler_cfg = dict(self.hparams.scheduler)
+        scheduler_cfg = dict(plain(self.hparams.scheduler))
         interval = scheduler_cfg.pop("interval", "epoch")
         monitor = scheduler_cfg.pop("monitor", None)
         scheduler = instantiate(scheduler_cfg, optimizer=optimizer, _convert_="all")

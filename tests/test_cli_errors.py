@@ -1,0 +1,62 @@
+"""Bad input: one clear line on stderr, exit status 1, nothing half-written."""
+
+import pytest
+
+from tests.conftest import run_cli
+
+SMALL = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=1000", "logger=none",
+         "callbacks=quiet", "trainer.enable_progress_bar=false", "trainer.max_epochs=1"]
+
+
+def _assert_one_line_error(proc, *needles):
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("infocam: error:")]
+    assert len(error_lines) == 1, proc.stderr[-2000:]
+    for needle in needles:
+        assert needle in error_lines[0]
+
+
+@pytest.mark.parametrize(
+    "override, needles",
+    [
+        ("loss.name=focal", ("unknown loss 'focal'", "pc_softmax", "softmax")),
+        ("model.name=resnet9000", ("unknown model 'resnet9000'", "mlp")),
+        ("data.dim=0", ("data.dim must be a positive integer",)),
+        ("data.dim=ten", ("data.dim must be a positive integer",)),
+        ("data.balance=skewed", ("data.balance must be one of", "unbalanced")),
+    ],
+)
+def test_bad_values(tmp_path, override, needles):
+    proc = run_cli("train", [*SMALL, override, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    _assert_one_line_error(proc, *needles)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_unknown_config_group_option_lists_choices(tmp_path):
+    proc = run_cli("train", [*SMALL, "loss=focal", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Could not find 'loss/focal'" in proc.stderr and "pc_softmax" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_nan_loss_stops_with_step(tmp_path):
+    # an absurd learning rate drives the MLP to inf/NaN within a few steps
+    proc = run_cli(
+        "train", [*SMALL, "task.optimizer.lr=1e30", "model.hidden_dims=[8]", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path,
+    )
+    _assert_one_line_error(proc, "training loss became", "at global step")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    proc = run_cli("train", [*SMALL, f"paths.output_dir={blocker / 'run'}", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    _assert_one_line_error(proc, "is not writable", str(blocker / "run"))
+
+
+def test_missing_checkpoint_for_eval(tmp_path):
+    proc = run_cli("eval", ["ckpt_path=/nonexistent/model.ckpt", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    _assert_one_line_error(proc, "/nonexistent/model.ckpt")
