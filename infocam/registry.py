@@ -8,6 +8,7 @@ researcher swaps on the command line by a short name (``loss=pc_softmax``) go th
 from __future__ import annotations
 
 import difflib
+import importlib
 import fnmatch
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterator, TypeVar
@@ -22,8 +23,10 @@ PLUGIN_ENTRY_POINT_GROUP = "infocam.plugins"
 class Registry(Generic[T]):
     """A typed mapping from a stable snake_case name to a factory returning ``T``."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, builtin_module: str | None = None) -> None:
         self.kind = kind
+        # the package whose import registers the built-in entries (imported on first lookup)
+        self._builtin_module = builtin_module
         self._factories: dict[str, Callable[..., T]] = {}
         self._aliases: dict[str, str] = {}
 
@@ -43,7 +46,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> Callable[..., T]:
         """The factory registered under ``name``; unknown names raise a ``ConfigError``."""
-        _load_plugins()
+        self._load()
         key = self._aliases.get(name, name)
         if key not in self._factories:
             close = difflib.get_close_matches(name, self.available(), n=3)
@@ -59,15 +62,21 @@ class Registry(Generic[T]):
 
     def available(self, pattern: str = "*") -> list[str]:
         """Sorted registered names matching a shell-style ``pattern``."""
-        _load_plugins()
+        self._load()
         return sorted(n for n in self._factories if fnmatch.fnmatch(n, pattern))
 
     def __contains__(self, name: object) -> bool:
-        _load_plugins()
+        self._load()
         return name in self._factories or name in self._aliases
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.available())
+
+    def _load(self) -> None:
+        if self._builtin_module is not None:
+            module, self._builtin_module = self._builtin_module, None
+            importlib.import_module(module)
+        _load_plugins()
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.available()})"
@@ -90,7 +99,7 @@ def _load_plugins() -> None:
         entry_point.load()
 
 
-LOSSES: Registry = Registry("loss")
-MODELS: Registry = Registry("model")
+LOSSES: Registry = Registry("loss", "infocam.losses")
+MODELS: Registry = Registry("model", "infocam.models")
 CAMS: Registry = Registry("cam method")
 INDEX_TRANSFORMS: Registry = Registry("index transform")
