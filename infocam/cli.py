@@ -103,14 +103,36 @@ def _report(cfg: DictConfig) -> None:
     build_report(cfg)
 
 
+def _check_output_overrides(argv: list[str]) -> None:
+    """Refuse an unusable ``hydra.run.dir``/``hydra.sweep.dir`` before Hydra tries to create it.
+
+    Hydra makes the run directory before our code runs and reports a failure there with a
+    traceback; this turns the common cases (a path through a file, a read-only place) into one line.
+    """
+    for arg in argv:
+        key, _, value = arg.lstrip("+~").partition("=")
+        if key not in ("hydra.run.dir", "hydra.sweep.dir") or not value or "${" in value:
+            continue
+        path = Path(value).absolute()
+        ancestor = path
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+            print(f"infocam: error: {key}={value} is not writable ({ancestor} is not a writable directory)", file=sys.stderr)
+            sys.exit(1)
+
+
 def train_main() -> None:
+    _check_output_overrides(sys.argv[1:])
     _train()
 
 
 def eval_main() -> None:
+    _check_output_overrides(sys.argv[1:])
     _eval()
 
 
 def report_main() -> None:
+    _check_output_overrides(sys.argv[1:])
     _report()
 

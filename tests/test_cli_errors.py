@@ -60,3 +60,11 @@ def test_unwritable_output_dir(tmp_path):
 def test_missing_checkpoint_for_eval(tmp_path):
     proc = run_cli("eval", ["ckpt_path=/nonexistent/model.ckpt", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     _assert_one_line_error(proc, "/nonexistent/model.ckpt")
+
+
+def test_unwritable_hydra_run_dir(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    proc = run_cli("train", [*SMALL, f"hydra.run.dir={blocker / 'run'}"], cwd=tmp_path)
+    _assert_one_line_error(proc, "hydra.run.dir", "is not writable")
+    assert blocker.read_text() == "not a directory"
