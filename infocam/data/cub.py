@@ -30,7 +30,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from infocam.data.formats.cub import CubImage, read_cub
-from infocam.data.imbalance import balance_spec, select_indices
+from infocam.data.imbalance import balance_spec, plain_options, select_indices
 from infocam.data.loading import make_loader
 from infocam.data.splits import stratified_split
 from infocam.data.summary import record_data_summary
@@ -123,6 +123,7 @@ class CUBDataModule(L.LightningDataModule):
         summary_path: str | None = None,
     ) -> None:
         super().__init__()
+        balance_options = plain_options(balance_options)  # plain dicts: checkpoints load with weights_only
         options = dict(balance_options or {"balanced": None})
         balance_spec(balance, options)
         if not 0.0 <= val_fraction < 1.0:

@@ -111,3 +111,14 @@ def balance_spec(balance: str, options: Mapping[str, Mapping[str, Any] | None]) 
     if balance not in options:
         raise ConfigError(f"data.balance must be one of {sorted(options)}, got {balance!r}")
     return options[balance]
+
+
+def plain_options(options: Any) -> dict[str, Any] | None:
+    """Config nodes (OmegaConf) to plain dicts/lists, so hparams pickle with weights_only."""
+    if options is None:
+        return None
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(options):
+        return OmegaConf.to_container(options, resolve=True)  # type: ignore[return-value]
+    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in dict(options).items()}

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from infocam.data.formats.idx import read_idx, resolve_idx
-from infocam.data.imbalance import balance_spec, select_indices
+from infocam.data.imbalance import balance_spec, plain_options, select_indices
 from infocam.data.loading import TensorBatchDataset, make_loader
 from infocam.data.splits import stratified_split
 from infocam.data.summary import record_data_summary
@@ -88,6 +88,7 @@ class MNISTDataModule(L.LightningDataModule):
         summary_path: str | None = None,
     ) -> None:
         super().__init__()
+        balance_options = plain_options(balance_options)  # plain dicts: checkpoints load with weights_only
         options = dict(balance_options or {"original": None})
         balance_spec(balance, options)  # fail at construction, before any training time
         if not 0.0 < val_fraction < 1.0:
