@@ -153,3 +153,12 @@ def test_timm_weights_errors(tmp_path):
     same = tmp_path / "same.pth"
     torch.save(timm.create_model("test_resnet", pretrained=False, num_classes=3).state_dict(), same)
     assert MODELS.create("timm", arch="test_resnet", num_classes=3, weights=str(same)) is not None
+
+
+def test_gpu_recipe_composes_with_the_paper_settings(make_cfg):
+    cfg = make_cfg(["experiment=cub_inception_ddp", "data.root=/data"])
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2 and cfg.trainer.precision == "16-mixed"
+    assert cfg.model.name == "inception_v3" and cfg.data.image_size == 299 and cfg.data.batch_size == 32
+    assert cfg.task.optimizer._target_ == "torch.optim.SGD" and cfg.task.optimizer.momentum == 0.9
+    assert cfg.callbacks.model_checkpoint.monitor == "val/acc_per_class_mean"
+    assert cfg.task.scheduler.T_max == cfg.trainer.max_epochs == 40
