@@ -162,3 +162,18 @@ def test_gpu_recipe_composes_with_the_paper_settings(make_cfg):
     assert cfg.task.optimizer._target_ == "torch.optim.SGD" and cfg.task.optimizer.momentum == 0.9
     assert cfg.callbacks.model_checkpoint.monitor == "val/acc_per_class_mean"
     assert cfg.task.scheduler.T_max == cfg.trainer.max_epochs == 40
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, shape",
+    [
+        ("mnist_cnn", {}, (2, 1, 28, 28)),
+        ("inception_v3", {}, (2, 3, 75, 75)),
+        ("resnet50", {}, (2, 3, 32, 32)),
+        ("timm", {"arch": "test_resnet"}, (2, 3, 32, 32)),
+    ],
+)
+def test_every_classification_model_builds_offline(name, kwargs, shape):
+    net = MODELS.create(name, num_classes=7, **kwargs).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(shape)).shape == (2, 7)
