@@ -67,7 +67,8 @@ def test_pc_softmax_priors_are_the_served_training_frequencies(tmp_path, make_cf
 def test_mnist_experiment_trains_and_tests(tmp_path, make_cfg):
     make_mnist(tmp_path / "data")
     out = tmp_path / "run"
-    cfg = make_cfg([*TINY_MNIST, f"data.root={tmp_path / 'data'}", "data.balance=unbalanced", "loss=pc_softmax"], output_dir=out)
+    cfg = make_cfg([*TINY_MNIST, f"data.root={tmp_path / 'data'}", "data.balance=unbalanced", "loss=pc_softmax",
+                    "logger=tensorboard"], output_dir=out)
     metrics = train(cfg)
     written = json.loads((out / "metrics.json").read_text())
     assert "test/loss" in written
@@ -78,6 +79,10 @@ def test_mnist_experiment_trains_and_tests(tmp_path, make_cfg):
     matrix = [[int(v) for v in line.split(",")] for line in (out / "confusion_matrix.csv").read_text().splitlines()]
     assert [sum(row) for row in matrix] == [7] * 10  # every test image once
     assert json.loads((out / "data_summary.json").read_text())["reduced_classes"] == [0, 2, 4, 6, 8]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((out / "tensorboard").rglob("events.out.tfevents.*")).parent)).Reload()
+    assert "test/confusion_matrix" in events.Tags()["images"]
     restored = ClassificationModule.load_from_checkpoint(next((out / "checkpoints").glob("epoch_*.ckpt")), weights_only=True)
     assert restored.hparams.loss["name"] == "pc_softmax" and restored.hparams.top_k is None
 
