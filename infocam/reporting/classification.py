@@ -160,10 +160,10 @@ def table_markdown(dataset: str, table: list[dict[str, Any]], rows: list[dict[st
             p_cells += [_p(e[f"{metric}_mwu_p"]) if e else "n/a", ""]
         lines += ["| p (MWU) | " + " | ".join(p_cells) + " |", ""]
     roots = sorted({r["root"] for r in rows})
-    sizes = sorted({json.dumps(r["sizes"], sort_keys=True) for r in rows if r["sizes"]})
+    sizes = sorted({(r["balance"], json.dumps(r["sizes"], sort_keys=True)) for r in rows if r["sizes"]})
     total = sum(r["seconds"] or 0 for r in rows)
     lines += ["## Data", "", f"- data.root: {', '.join(f'`{r}`' for r in roots)}"]
-    lines += [f"- split sizes: {s}" for s in sizes]
+    lines += [f"- split sizes ({balance}): {s}" for balance, s in sizes]
     if dataset == "mnist" and any(r["sizes"].get("test") not in (None, 10_000) for r in rows):
         lines.append("- **the test split is not MNIST's 10,000 images: these numbers are not comparable with the paper's.**")
     lines += ["", f"{len(rows)} runs, {total:.0f} s of run time in total."]
