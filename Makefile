@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
-.PHONY: venv demo test test-fast reproduce-mi bench clean
+.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist
 
 venv: $(STAMP)
 
@@ -37,6 +37,23 @@ reproduce-mi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mi.py
+
+# Table 3 (MNIST): {softmax, pc_softmax} x {balanced, unbalanced} x 5 seeds -> reports/classification_mnist.{csv,md}
+# DATA holds MNIST/raw/*-ubyte[.gz]; ARGS adds overrides (e.g. ARGS=trainer.max_epochs=3)
+reproduce-mnist: $(STAMP)
+	@test -n "$(DATA)" || { echo "usage: make reproduce-mnist DATA=DIR  (DIR/MNIST/raw/train-images-idx3-ubyte[.gz], ...)"; exit 2; }
+	rm -rf logs/reproduce/mnist_table3
+	$(BIN)/infocam-train experiment=mnist sweep=mnist_table3 data.root=$(abspath $(DATA)) \
+		hydra.sweep.dir=logs/reproduce/mnist_table3 $(ARGS)
+	$(BIN)/infocam-report kind=classification sweep_dir=logs/reproduce/mnist_table3 out_dir=reports
+
+# MNIST-format IDX files built from scikit-learn's bundled 8x8 digits (offline stand-in for MNIST)
+mnist-digits: $(STAMP)
+	$(BIN)/python -m infocam.data.digits data/digits
+
+# one epoch of the MNIST CNN: framework vs a plain PyTorch loop (prints the ratio)
+bench-mnist: $(STAMP)
+	$(BIN)/python benchmarks/bench_classification.py
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache

@@ -1,5 +1,8 @@
 """LightningDataModules shared by the tasks."""
 
+from infocam.data import imbalance  # noqa: F401  (registers the index transforms)
+from infocam.data.cub import CUBDataModule
 from infocam.data.gmm import GaussianMixtureDataModule
+from infocam.data.mnist import MNISTDataModule
 
-__all__ = ["GaussianMixtureDataModule"]
+__all__ = ["CUBDataModule", "GaussianMixtureDataModule", "MNISTDataModule"]

@@ -7,9 +7,13 @@ from typing import Callable
 from omegaconf import DictConfig
 
 from infocam.errors import ConfigError
+from infocam.reporting.classification import write_classification_report
 from infocam.reporting.mi_table import write_mi_table2
 
-REPORTS: dict[str, Callable[[str, str], list]] = {"mi_table2": write_mi_table2}
+REPORTS: dict[str, Callable[[str, str], list]] = {
+    "mi_table2": write_mi_table2,
+    "classification": write_classification_report,
+}
 
 
 def build_report(cfg: DictConfig) -> list:

@@ -1,0 +1,87 @@
+"""timm backbones, built offline: ``pretrained=False`` always, then weights from a local file.
+
+``model.weights=PATH`` names a state dict saved with ``torch.save`` (read with
+``weights_only=True``) or a ``.safetensors`` file, e.g. timm's ImageNet weights downloaded once
+by hand. The classifier is re-sized to ``num_classes``; weights of a classifier with another
+number of classes are skipped, every other tensor must match the architecture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from infocam.errors import ConfigError
+from infocam.registry import MODELS
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"model.weights: weights file {path} does not exist (weights are never downloaded at run time)")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (any unreadable file is the user's input)
+        raise ConfigError(f"model.weights: cannot read {path}: {err}") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise ConfigError(f"model.weights: {path} does not hold a state dict")
+    return state
+
+
+def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
+    """Load ``path`` into ``model``, skipping only a classifier of another size."""
+    state = load_state_dict_file(path)
+    classifier = model.pretrained_cfg.get("classifier", "fc") if hasattr(model, "pretrained_cfg") else "fc"
+    classifiers = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    own = model.state_dict()
+    skipped = [
+        k for k in state
+        if k.startswith(tuple(f"{c}." for c in classifiers)) and k in own and own[k].shape != state[k].shape
+    ]
+    for key in skipped:
+        del state[key]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    wrong = [k for k in missing if k not in skipped] + list(unexpected)
+    if wrong:
+        raise ConfigError(
+            f"model.weights: {path} does not match the architecture ({len(wrong)} keys differ, e.g. {wrong[:3]})"
+        )
+
+
+def create_timm(arch: str, num_classes: int, weights: str | None = None, in_chans: int = 3, **kwargs: Any) -> nn.Module:
+    try:
+        model = timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
+    except RuntimeError as err:  # timm raises RuntimeError for unknown names
+        raise ConfigError(f"model.arch: {err}") from None
+    if weights:
+        load_backbone_weights(model, weights)
+    return model
+
+
+@MODELS.register("timm")
+def timm_model(arch: str, num_classes: int, weights: str | None = None, in_chans: int = 3, **kwargs: Any) -> nn.Module:
+    """Any timm architecture by name (``model.arch=resnet18``)."""
+    return create_timm(arch, num_classes, weights, in_chans, **kwargs)
+
+
+@MODELS.register("inception_v3")
+def inception_v3(num_classes: int, weights: str | None = None, drop_rate: float = 0.0) -> nn.Module:
+    """Inception-V3 (Szegedy et al. 2016), the paper's CUB classifier; expects 299x299 input."""
+    return create_timm("inception_v3", num_classes, weights, drop_rate=drop_rate)
+
+
+@MODELS.register("resnet50")
+def resnet50(num_classes: int, weights: str | None = None, drop_rate: float = 0.0) -> nn.Module:
+    return create_timm("resnet50", num_classes, weights, drop_rate=drop_rate)

@@ -1,0 +1,193 @@
+"""Paper Table 3 from a (multi)run directory of classification runs: CSV + Markdown.
+
+For every dataset found (MNIST, CUB, ...), per (balance, loss) cell: mean ± sample std over
+seeds of the test accuracy and the average per-class accuracy, and per balance setting the
+two-sided Mann-Whitney U test (scipy) between the softmax and the PC-softmax runs, beside
+the published Table 3. Reads only the metrics.json / config.yaml / data_summary.json runs wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from infocam.errors import DataError
+from infocam.io import atomic_write_text
+from infocam.reporting.collect import RunRecord, collect_runs
+
+#: Table 3 of the paper, in %: (dataset, balance) -> loss -> (accuracy, average per-class accuracy)
+PAPER_TABLE3 = {
+    ("mnist", "balanced"): {"softmax": (97.95, 97.95), "pc_softmax": (97.91, 97.91)},
+    ("mnist", "unbalanced"): {"softmax": (96.81, 95.05), "pc_softmax": (96.86, 96.30)},
+    ("cub", "balanced"): {"softmax": (89.23, 89.21), "pc_softmax": (89.18, 89.16)},
+    ("cub", "unbalanced"): {"softmax": (89.21, 84.63), "pc_softmax": (89.73, 87.69)},
+}
+METRICS = {"acc": "test/acc", "acc_per_class": "test/acc_per_class_mean"}
+DATASETS = {"MNISTDataModule": "mnist", "CUBDataModule": "cub"}
+LOSS_ORDER = {"softmax": 0, "pc_softmax": 1, "logit_adjusted": 2}
+ALPHA = 0.05
+
+
+def dataset_name(run: RunRecord) -> str:
+    target = str(run.config.get("data", {}).get("_target_", ""))
+    return DATASETS.get(target.rsplit(".", 1)[-1], str(run.config.get("task_name", "unknown")))
+
+
+def run_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per finished classification run (those that logged the per-class accuracy)."""
+    rows = []
+    for run in collect_runs(sweep_dir):
+        if METRICS["acc_per_class"] not in run.metrics:
+            continue
+        summary_file = run.directory / "data_summary.json"
+        summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+        rows.append(
+            {
+                "dataset": dataset_name(run),
+                "balance": str(run.config.data.get("balance", "")),
+                "loss": str(run.config.loss.name),
+                "seed": int(run.config.seed),
+                "acc": 100 * run.metrics[METRICS["acc"]],
+                "acc_per_class": 100 * run.metrics[METRICS["acc_per_class"]],
+                "seconds": run.metrics.get("seconds"),
+                "root": str(run.config.data.get("root", "")),
+                "sizes": summary.get("sizes", {}),
+                "reduced_classes": summary.get("reduced_classes"),
+                "directory": str(run.directory),
+            }
+        )
+    if not rows:
+        raise DataError(f"no classification run (metrics.json with {METRICS['acc_per_class']}) below {sweep_dir}")
+    return rows
+
+
+def mann_whitney(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
+    """(U of ``a``, two-sided p) or (None, None) with fewer than 2 runs on a side."""
+    if len(a) < 2 or len(b) < 2:
+        return None, None
+    from scipy.stats import mannwhitneyu
+
+    result = mannwhitneyu(a, b, alternative="two-sided")
+    return float(result.statistic), float(result.pvalue)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (dataset, balance, loss) with mean/std per metric and the MWU test."""
+    cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        cells[(row["dataset"], row["balance"], row["loss"])].append(row)
+    table = []
+    for (dataset, balance, loss), runs in cells.items():
+        entry: dict[str, Any] = {"dataset": dataset, "balance": balance, "loss": loss, "runs": len(runs)}
+        paper = PAPER_TABLE3.get((dataset, balance), {}).get(loss)
+        for i, metric in enumerate(METRICS):
+            mean, std = _mean_std([r[metric] for r in runs])
+            entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean, std
+            entry[f"paper_{metric}"] = paper[i] if paper else None
+            soft = [r[metric] for r in cells.get((dataset, balance, "softmax"), [])]
+            pc = [r[metric] for r in cells.get((dataset, balance, "pc_softmax"), [])]
+            entry[f"{metric}_mwu_u"], entry[f"{metric}_mwu_p"] = mann_whitney(soft, pc)
+        table.append(entry)
+    table.sort(key=lambda e: (e["dataset"], e["balance"], LOSS_ORDER.get(e["loss"], 9), e["loss"]))
+    return table
+
+
+CSV_COLUMNS = [
+    "dataset", "balance", "loss", "runs",
+    "acc_mean", "acc_std", "paper_acc", "acc_mwu_u", "acc_mwu_p",
+    "acc_per_class_mean", "acc_per_class_std", "paper_acc_per_class", "acc_per_class_mwu_u", "acc_per_class_mwu_p",
+]
+
+
+def table_csv(table: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for entry in table:
+        writer.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v) for k, v in entry.items()})
+    return buffer.getvalue()
+
+
+def _pm(mean: float, std: float | None) -> str:
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return f"**{p:.4f}**" if p < ALPHA else f"{p:.4f}"
+
+
+def table_markdown(dataset: str, table: list[dict[str, Any]], rows: list[dict[str, Any]], source: str) -> str:
+    balances = sorted({e["balance"] for e in table})
+    losses = sorted({e["loss"] for e in table}, key=lambda l: (LOSS_ORDER.get(l, 9), l))
+    cell = {(e["balance"], e["loss"]): e for e in table}
+    lines = [
+        f"# Table 3 ({dataset}): softmax vs PC-softmax classification accuracy (%)",
+        "",
+        f"Built by `infocam-report kind=classification` from the runs under `{source}`: mean ± sample "
+        f"std over seeds (runs per cell in brackets). p: two-sided Mann-Whitney U test (scipy) between the "
+        f"softmax and the pc_softmax runs of a balance setting; bold when p < {ALPHA}. `paper`: the "
+        f"published Table 3, for comparison only.",
+        "",
+    ]
+    for metric, title in (("acc", "Accuracy (top-1, micro)"), ("acc_per_class", "Average per-class accuracy")):
+        lines += [f"## {title}", "", "| loss | " + " | ".join(f"{b} | paper" for b in balances) + " |",
+                  "|---|" + "---|---|" * len(balances)]
+        for loss in losses:
+            cells = []
+            for balance in balances:
+                e = cell.get((balance, loss))
+                if e is None:
+                    cells += ["", ""]
+                    continue
+                paper = e[f"paper_{metric}"]
+                cells += [f"{_pm(e[f'{metric}_mean'], e[f'{metric}_std'])} ({e['runs']})", "" if paper is None else f"{paper:.2f}"]
+            lines.append(f"| {loss} | " + " | ".join(cells) + " |")
+        p_cells = []
+        for balance in balances:
+            e = cell.get((balance, "softmax")) or cell.get((balance, "pc_softmax"))
+            p_cells += [_p(e[f"{metric}_mwu_p"]) if e else "n/a", ""]
+        lines += ["| p (MWU) | " + " | ".join(p_cells) + " |", ""]
+    roots = sorted({r["root"] for r in rows})
+    sizes = sorted({(r["balance"], json.dumps(r["sizes"], sort_keys=True)) for r in rows if r["sizes"]})
+    total = sum(r["seconds"] or 0 for r in rows)
+    lines += ["## Data", "", f"- data.root: {', '.join(f'`{r}`' for r in roots)}"]
+    lines += [f"- split sizes ({balance}): {s}" for balance, s in sizes]
+    if dataset == "mnist" and any(r["sizes"].get("test") not in (None, 10_000) for r in rows):
+        lines.append("- **the test split is not MNIST's 10,000 images: these numbers are not comparable with the paper's.**")
+    lines += ["", f"{len(rows)} runs, {total:.0f} s of run time in total."]
+    return "\n".join(lines) + "\n"
+
+
+def write_classification_report(sweep_dir: str, out_dir: str) -> list[Path]:
+    """``classification_<dataset>.{csv,md}`` (and ``_runs.csv``) for each dataset in ``sweep_dir``."""
+    rows = run_rows(sweep_dir)
+    out = Path(out_dir)
+    written = []
+    for dataset in sorted({r["dataset"] for r in rows}):
+        subset = [r for r in rows if r["dataset"] == dataset]
+        table = summarise(subset)
+        stem = f"classification_{dataset}"
+        runs_csv = io.StringIO()
+        fields = ["dataset", "balance", "loss", "seed", "acc", "acc_per_class", "seconds", "directory"]
+        writer = csv.DictWriter(runs_csv, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        for r in sorted(subset, key=lambda r: (r["balance"], LOSS_ORDER.get(r["loss"], 9), r["seed"])):
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in fields})
+        written += [
+            atomic_write_text(out / f"{stem}.csv", table_csv(table)),
+            atomic_write_text(out / f"{stem}.md", table_markdown(dataset, table, subset, sweep_dir)),
+            atomic_write_text(out / f"{stem}_runs.csv", runs_csv.getvalue()),
+        ]
+    return written

@@ -1,0 +1,154 @@
+"""Image classification with any registered loss (softmax, pc_softmax, logit_adjusted, ...)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from infocam.io import atomic_write_bytes, atomic_write_text
+from infocam.tasks.base import RegistryTask
+
+log = logging.getLogger(__name__)
+
+
+def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
+    """(images, labels) from a tuple batch (cached tensors) or a dict batch (CUB samples)."""
+    if isinstance(batch, Mapping):
+        return batch["image"], batch["label"]
+    return batch[0], batch[1]
+
+
+class ClassificationModule(RegistryTask):
+    """Logs, per stage, ``{stage}/acc`` (top-1, micro), ``{stage}/acc_per_class_mean`` (the
+    paper's average per-class accuracy: the unweighted mean of per-class recalls), ``{stage}/loss``
+    and, when ``num_classes > top_k``, ``{stage}/acc_top{k}``.
+
+    All are torchmetrics states reduced across processes on ``compute``, so DDP values equal
+    one-process values (with :func:`infocam.data.loading.make_loader`'s unpadded shards).
+    torchmetrics leaves out of the per-class mean any class that is absent from both the labels
+    and the predictions of the split. At test time the confusion matrix (rows: true class,
+    columns: predicted) is saved as ``confusion_matrix.{csv,png}`` in the run directory and
+    sent to TensorBoard/W&B loggers as an image.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        num_classes: int,
+        scheduler: Mapping[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+        top_k: int | None = 5,
+        confusion_matrix: bool = True,
+    ) -> None:
+        super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs)
+        self.hparams["top_k"] = top_k
+        self.hparams["confusion_matrix"] = confusion_matrix
+        self.top_k = top_k if top_k and num_classes > top_k else None
+
+        def stage_metrics() -> torch.nn.ModuleDict:
+            metrics = {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "acc_per_class_mean": MulticlassAccuracy(num_classes, average="macro"),
+                "loss": MeanMetric(),
+            }
+            if self.top_k:
+                metrics[f"acc_top{self.top_k}"] = MulticlassAccuracy(num_classes, top_k=self.top_k, average="micro")
+            return torch.nn.ModuleDict(metrics)
+
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.metrics = torch.nn.ModuleDict({"val": stage_metrics(), "test": stage_metrics()})
+        self.test_confusion = MulticlassConfusionMatrix(num_classes) if confusion_matrix else None
+
+    def training_step(self, batch, batch_idx):
+        x, y = unpack_batch(batch)
+        logits = self(x)
+        loss = self.loss_fn(logits, y)
+        self.train_acc(logits.detach(), y)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        return loss
+
+    def _eval_step(self, stage: str, batch) -> None:
+        x, y = unpack_batch(batch)
+        logits = self(x)
+        metrics = self.metrics[stage]
+        metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
+        for name, metric in metrics.items():
+            if name != "loss":
+                metric.update(logits, y)
+        if stage == "test" and self.test_confusion is not None:
+            self.test_confusion.update(logits, y)
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        for name, metric in self.metrics[stage].items():
+            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name.startswith("acc"))
+            metric.reset()
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self):
+        self._eval_epoch_end("val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self):
+        self._eval_epoch_end("test")
+        if self.test_confusion is None:
+            return
+        matrix = self.test_confusion.compute().cpu()  # every rank: compute is a collective
+        self.test_confusion.reset()
+        if self.trainer.is_global_zero:
+            self._save_confusion(matrix)
+
+    def _save_confusion(self, matrix: Tensor) -> None:
+        png = confusion_png(matrix)
+        out = Path(self.trainer.default_root_dir)
+        rows = [",".join(str(int(v)) for v in row) for row in matrix.tolist()]
+        atomic_write_text(out / "confusion_matrix.csv", "\n".join(rows) + "\n")
+        atomic_write_bytes(out / "confusion_matrix.png", png)
+        for logger in self.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_image"):  # TensorBoard
+                import numpy as np
+                from PIL import Image
+
+                image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+                experiment.add_image("test/confusion_matrix", image, self.global_step, dataformats="HWC")
+            elif hasattr(logger, "log_image"):  # W&B
+                from PIL import Image
+
+                logger.log_image("test/confusion_matrix", [Image.open(io.BytesIO(png)).convert("RGB")])
+
+
+def confusion_png(matrix: Tensor) -> bytes:
+    """A row-normalised confusion matrix (true class down, predicted across) as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = matrix.double()
+    rates = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
+    size = min(3 + 0.35 * len(rates), 12)
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(rates.numpy(), cmap="viridis", vmin=0, vmax=1)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("test confusion matrix (row-normalised)")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,149 @@
+"""CUB-200-2011 from the archive layout: parsing, samples with boxes, splits, bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from classification_fixtures import make_cub
+
+from infocam.data.cub import CUBDataModule
+from infocam.data.formats.cub import read_cub
+from infocam.errors import DataError
+
+OPTIONS = {"balanced": None, "unbalanced": {"name": "drop_fraction_of_classes", "fraction": 0.5, "class_fraction": 0.5}}
+
+
+def datamodule(root, **kwargs):
+    kwargs = {"image_size": 32, "num_workers": 0, "num_classes": 4, "balance_options": OPTIONS, **kwargs}
+    dm = CUBDataModule(str(root), **kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def test_read_cub_parses_every_file(tmp_path):
+    make_cub(tmp_path)
+    items, classes = read_cub(tmp_path)
+    assert classes == [f"{c:03d}.Bird_{c}" for c in range(1, 5)]
+    assert len(items) == 40 and [i.image_id for i in items] == list(range(1, 41))
+    assert items[0].label == 0 and items[-1].label == 3
+    assert sum(i.is_train for i in items) == 24
+    assert items[0].box == (8.0, 4.0, 16.0, 12.0)
+    assert items[0].path == tmp_path / "CUB_200_2011" / "images" / "001.Bird_1" / "Bird_1_0000.jpg"
+
+
+def test_sample_format_and_boxes_follow_the_resize(tmp_path):
+    make_cub(tmp_path, size=(48, 32))
+    dm = datamodule(tmp_path, image_size=32)
+    sample = dm.splits["test"][0]
+    assert sample["image"].shape == (3, 32, 32) and sample["image"].dtype == torch.float32
+    assert sample["orig_size"].tolist() == [32, 48]
+    # box (x=8, y=4, w=16, h=12) in a 48x32 image, resized to 32x32: x scales by 32/48
+    expected = torch.tensor([[8 * 32 / 48, 4.0, 24 * 32 / 48, 16.0]])
+    assert torch.allclose(sample["boxes"], expected, atol=1e-4)
+    batch = next(iter(dm.test_dataloader()))
+    assert batch["image"].shape[1:] == (3, 32, 32) and batch["boxes"].shape[1:] == (1, 4)
+    assert batch["label"].dtype == torch.int64
+
+
+def test_training_boxes_stay_inside_the_crop(tmp_path):
+    make_cub(tmp_path)
+    dataset = datamodule(tmp_path).splits["train"]
+    torch.manual_seed(0)
+    for k in range(len(dataset)):
+        boxes = dataset[k]["boxes"]
+        assert boxes.shape == (1, 4) and (boxes >= 0).all() and (boxes <= 32).all()
+
+
+def test_splits_val_and_test_halves(tmp_path):
+    make_cub(tmp_path)
+    dm = datamodule(tmp_path, val_fraction=0.5)
+    assert {k: len(v) for k, v in dm.splits.items()} == {"train": 24, "val": 8, "test": 8}
+    val_ids = {i.image_id for i in dm.splits["val"].items}
+    test_ids = {i.image_id for i in dm.splits["test"].items}
+    assert not val_ids & test_ids
+    same = datamodule(tmp_path, val_fraction=0)
+    assert same.splits["val"].items == same.splits["test"].items and len(same.splits["test"]) == 16
+
+
+def test_unbalanced_halves_half_of_the_classes_and_records_them(tmp_path):
+    make_cub(tmp_path, train_per_class=(6, 7, 6, 6))
+    summary = tmp_path / "run" / "data_summary.json"
+    dm = datamodule(tmp_path, balance="unbalanced", seed=5, summary_path=str(summary))
+    recorded = json.loads(summary.read_text())
+    reduced = recorded["reduced_classes"]
+    assert len(reduced) == 2
+    full = [6, 7, 6, 6]
+    expected = [n - n // 2 if c in reduced else n for c, n in enumerate(full)]
+    assert dm.train_class_counts.tolist() == expected == recorded["train_class_counts"]
+    assert len(dm.splits["test"]) + len(dm.splits["val"]) == 16  # evaluation untouched
+    again = datamodule(tmp_path, balance="unbalanced", seed=5)
+    assert [i.image_id for i in again.splits["train"].items] == [i.image_id for i in dm.splits["train"].items]
+
+
+def _edit(tmp_path, name, transform):
+    path = tmp_path / "CUB_200_2011" / name
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(transform(lines)) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, transform, needle",
+    [
+        ("images.txt", lambda ls: ls[:2] + [ls[2] + " extra"] + ls[3:], "images.txt:3: expected 2 fields"),
+        ("bounding_boxes.txt", lambda ls: ls[:4] + ["5 1.0 2.0 3.0"] + ls[5:], "bounding_boxes.txt:5: expected 5 fields"),
+        ("bounding_boxes.txt", lambda ls: ls[:1] + ["2 1.0 2.0 abc 4.0"] + ls[2:], "bounding_boxes.txt:2: bad value"),
+        ("bounding_boxes.txt", lambda ls: ls[:1] + ["2 1.0 2.0 0.0 4.0"] + ls[2:], "bounding_boxes.txt:2: box"),
+        ("image_class_labels.txt", lambda ls: ls + ["999 1"], "image_class_labels.txt:41: image id 999 is not in images.txt"),
+        ("image_class_labels.txt", lambda ls: ls[:6] + ["7 9"] + ls[7:], "image_class_labels.txt:7: class id 9 is not in classes.txt"),
+        ("train_test_split.txt", lambda ls: ls[:-1], "train_test_split.txt: no entry for image id 40"),
+        ("train_test_split.txt", lambda ls: ls[:2] + ["3 2"] + ls[3:], "train_test_split.txt:3: bad value"),
+        ("images.txt", lambda ls: ls + [ls[0]], "images.txt:41: duplicate id 1"),
+        ("classes.txt", lambda ls: ["1 a", "3 c"], "classes.txt: class ids must be 1..2"),
+    ],
+)
+def test_malformed_metadata_names_file_and_line(tmp_path, name, transform, needle):
+    make_cub(tmp_path)
+    _edit(tmp_path, name, transform)
+    with pytest.raises(DataError, match=needle):
+        datamodule(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["images.txt", "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt", "classes.txt"])
+def test_missing_metadata_file_is_named(tmp_path, name):
+    make_cub(tmp_path)
+    (tmp_path / "CUB_200_2011" / name).unlink()
+    with pytest.raises(DataError, match=f"{name}: file not found"):
+        datamodule(tmp_path)
+
+
+def test_missing_dataset_names_the_expected_layout(tmp_path):
+    with pytest.raises(DataError, match="CUB-200-2011 not found under .*CUB_200_2011/ with images.txt"):
+        datamodule(tmp_path)
+
+
+def test_missing_image_is_named_in_setup(tmp_path):
+    make_cub(tmp_path)
+    image = tmp_path / "CUB_200_2011" / "images" / "002.Bird_2" / "Bird_2_0003.jpg"
+    image.unlink()
+    with pytest.raises(DataError, match=f"{image}: image id 14 listed in images.txt does not exist"):
+        datamodule(tmp_path)
+
+
+def test_corrupt_image_fails_in_setup_naming_the_file(tmp_path):
+    make_cub(tmp_path)
+    image = tmp_path / "CUB_200_2011" / "images" / "003.Bird_3" / "Bird_3_0001.jpg"
+    image.write_bytes(b"this is not a jpeg")
+    with pytest.raises(DataError, match=f"{image}: not a readable image"):
+        datamodule(tmp_path)
+
+
+def test_truncated_image_fails_on_decode_naming_the_file(tmp_path):
+    make_cub(tmp_path)
+    image = tmp_path / "CUB_200_2011" / "images" / "001.Bird_1" / "Bird_1_0000.jpg"
+    image.write_bytes(image.read_bytes()[:300])  # header intact, pixels cut
+    dm = datamodule(tmp_path, verify_images=False)  # the lazy decode path in __getitem__
+    with pytest.raises(DataError, match=f"{image}: cannot decode image id 1"):
+        dm.splits["train"][0]
