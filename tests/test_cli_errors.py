@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import run_cli
+from conftest import run_cli
 
 SMALL = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=1000", "logger=none",
          "callbacks=quiet", "trainer.enable_progress_bar=false", "trainer.max_epochs=1"]

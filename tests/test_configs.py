@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 
 from infocam.registry import LOSSES
 from infocam.run import train
-from tests.conftest import CONFIG_DIR, QUIET
+from conftest import CONFIG_DIR, QUIET
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 MI_EXPERIMENTS = ["mi_gmm"]

@@ -45,7 +45,7 @@ def test_builtin_entries_are_registered():
 
 def test_third_party_entry_selected_from_cli(tmp_path):
     """A user module listed in `plugins` registers a loss that `loss.name=` then selects."""
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     plugin_dir = tmp_path / "plugin"
     plugin_dir.mkdir()

@@ -37,7 +37,7 @@ def test_report_on_empty_dir_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_multirun_then_report_via_cli(tmp_path):
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     sweep_dir = tmp_path / "multi"
     run_cli("train", ["experiment=mi_gmm", "sweep=mi_table2", "hydra.sweeper.params={data.dim:'1,2',loss:'softmax,pc_softmax'}",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from infocam.run import evaluate, train
-from tests.conftest import QUIET, run_cli
+from conftest import QUIET, run_cli
 
 TINY = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=2000", "data.eval_batch_size=64",
         "model.hidden_dims=[32,32]", *QUIET]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from typing import Any, Mapping
 
 import lightning as L
@@ -53,7 +55,11 @@ class RegistryTask(L.LightningModule):
         super().__init__()
         # collects the arguments of every __init__ in the subclass chain (e.g. input_dim),
         # so load_from_checkpoint(path) alone rebuilds the task
-        self.save_hyperparameters(ignore=["model_kwargs"])
+        # (model_kwargs is dropped when the subclass derives it from its own arguments)
+        accepts_model_kwargs = "model_kwargs" in inspect.signature(type(self).__init__).parameters
+        self.save_hyperparameters(ignore=[] if accepts_model_kwargs else ["model_kwargs"])
+        for key, value in list(self.hparams.items()):  # DictConfig would not load with weights_only
+            self.hparams[key] = plain(value)
         model_name, model_args = split_name(model, "model")
         loss_name, loss_args = split_name(loss, "loss")
         self.net = MODELS.create(model_name, num_classes=num_classes, **dict(model_kwargs or {}), **model_args)

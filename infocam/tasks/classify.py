@@ -50,8 +50,6 @@ class ClassificationModule(RegistryTask):
         confusion_matrix: bool = True,
     ) -> None:
         super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs)
-        self.hparams["top_k"] = top_k
-        self.hparams["confusion_matrix"] = confusion_matrix
         self.top_k = top_k if top_k and num_classes > top_k else None
 
         def stage_metrics() -> torch.nn.ModuleDict:
@@ -101,6 +99,11 @@ class ClassificationModule(RegistryTask):
 
     def test_step(self, batch, batch_idx):
         self._eval_step("test", batch)
+
+    def on_test_epoch_start(self):
+        super().on_test_epoch_start()
+        if self.test_confusion is not None:
+            self.test_confusion.reset()  # private states per process under ddp_spawn (see base)
 
     def on_test_epoch_end(self):
         self._eval_epoch_end("test")
