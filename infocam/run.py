@@ -94,8 +94,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if not ckpt_path.is_file():
         raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    task_class = hydra_target(cfg.task)
+    task_class = checkpoint_task_class(ckpt_path) or hydra_target(cfg.task)
     task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=False)
+    if hasattr(task, "configure_evaluation"):  # e.g. WSOL: cam=..., localization.* from this config
+        task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
     trainer.test(task, datamodule=datamodule)
@@ -103,7 +105,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
+        report_kind = getattr(task, "report_kind", None)
+        if report_kind:
+            from infocam.reporting.dispatch import REPORTS
+
+            REPORTS[report_kind](str(output_dir), str(output_dir / "reports"))
     return metrics
+
+
+def checkpoint_task_class(ckpt_path: Path) -> type | None:
+    """The task class a checkpoint recorded (``infocam_task``), if it recorded one."""
+    import torch
+    from hydra.utils import get_class
+
+    name = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("infocam_task")
+    return get_class(name) if name else None
 
 
 def hydra_target(node: DictConfig) -> type:

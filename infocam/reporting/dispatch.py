@@ -8,8 +8,9 @@ from omegaconf import DictConfig
 
 from infocam.errors import ConfigError
 from infocam.reporting.mi_table import write_mi_table2
+from infocam.reporting.wsol import write_wsol_table
 
-REPORTS: dict[str, Callable[[str, str], list]] = {"mi_table2": write_mi_table2}
+REPORTS: dict[str, Callable[[str, str], list]] = {"mi_table2": write_mi_table2, "wsol": write_wsol_table}
 
 
 def build_report(cfg: DictConfig) -> list:
