@@ -10,7 +10,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.callbacks import AtomicCheckpointIO
 from infocam.errors import ConfigError
@@ -94,8 +94,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if not ckpt_path.is_file():
         raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    task_class = checkpoint_task_class(ckpt_path) or hydra_target(cfg.task)
+    recorded = checkpoint_task_class(ckpt_path)
+    task_class = recorded or hydra_target(cfg.task)
     task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=False)
+    if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
+        with open_dict(cfg):
+            target = f"{recorded.__module__}.{recorded.__qualname__}"
+            cfg.task = OmegaConf.create({"_target_": target, **OmegaConf.to_container(OmegaConf.create(dict(task.hparams)))})
     if hasattr(task, "configure_evaluation"):  # e.g. WSOL: cam=..., localization.* from this config
         task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
