@@ -35,7 +35,7 @@ class GradCam(CamMethod):
             if not features.requires_grad:
                 features.requires_grad_(True)
             logits = model.forward_head(features)
-            resolved = resolve_targets(targets, logits.detach())
+            resolved = [t.clone() for t in resolve_targets(targets, logits.detach())]
             maps = []
             for i, target in enumerate(resolved):
                 score = logits.gather(1, target[:, None]).sum()
