@@ -106,6 +106,10 @@ class WSOLModule(RegistryTask):
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
+    def on_validation_start(self) -> None:
+        for metric in self.stage_metrics["val"].values():  # see on_test_start
+            metric.reset()
+
     def validation_step(self, batch, batch_idx):
         x, y = batch[0], batch[1]
         logits = self(x)
@@ -122,6 +126,11 @@ class WSOLModule(RegistryTask):
 
     # -- localisation ---------------------------------------------------------------------
     def on_test_start(self) -> None:
+        # ddp_spawn pickles the module into shared memory: without a reset, every rank would
+        # add into the same state tensors (counts doubled, and racy). reset() gives each rank
+        # fresh tensors of its own.
+        for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
+            metric.reset()
         self._overlays = []
         self._has_masks = False
 
