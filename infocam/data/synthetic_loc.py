@@ -108,7 +108,7 @@ def generate(
 
 
 class SyntheticLocalizationDataModule(L.LightningDataModule):
-    """Train/val/test splits of :func:`generate`, all from the generator seeded by ``seed``."""
+    """Train/val/test splits of :func:`generate`; split ``s`` uses a generator seeded by ``seed * 1000 + k(s)``."""
 
     has_boxes = True
 
@@ -140,14 +140,19 @@ class SyntheticLocalizationDataModule(L.LightningDataModule):
         self.image_size = image_size
         self.splits: dict[str, TensorBatchDataset] = {}
 
+    #: splits each stage needs; each split has its own generator, so a test run skips the rest
+    STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+    SPLIT_OFFSET = {"train": 1, "val": 2, "test": 3}
+
     def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
         hp = self.hparams
-        generator = torch.Generator().manual_seed(hp.seed)
-        for split, n in (("train", hp.num_train), ("val", hp.num_val), ("test", hp.num_test)):
+        sizes = {"train": hp.num_train, "val": hp.num_val, "test": hp.num_test}
+        for split in self.STAGE_SPLITS.get(stage, ("train", "val", "test")):
+            if split in self.splits:
+                continue
+            generator = torch.Generator().manual_seed(hp.seed * 1000 + self.SPLIT_OFFSET[split])
             images, labels, boxes, counts, masks = generate(
-                n, hp.num_classes, hp.image_size, generator, hp.second_object_prob, hp.clutter
+                sizes[split], hp.num_classes, hp.image_size, generator, hp.second_object_prob, hp.clutter
             )
             if split == "train":
                 self.splits[split] = TensorBatchDataset(images, labels)
@@ -156,7 +161,7 @@ class SyntheticLocalizationDataModule(L.LightningDataModule):
 
     @property
     def train_class_counts(self) -> Tensor:
-        self.setup()
+        self.setup("fit")
         return torch.bincount(self.splits["train"].tensors[1], minlength=self.num_classes)
 
     def _loader(self, split: str):
