@@ -67,7 +67,8 @@ def map_ranges(maps: Tensor) -> tuple[Tensor, Tensor]:
     maps = _check_maps(maps)
     if maps.shape[1] * maps.shape[2] == 0:
         raise ConfigError(f"maps must have at least one pixel, got {tuple(maps.shape)}")
-    return maps.reshape(maps.shape[0], -1).aminmax(dim=1)
+    flat = maps.reshape(maps.shape[0], -1)
+    return flat.amin(dim=1), flat.amax(dim=1)  # (aminmax is ~8x slower on CPU here)
 
 
 def normalize_maps(maps: Tensor) -> Tensor:
