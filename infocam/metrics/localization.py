@@ -16,7 +16,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from infocam.errors import ConfigError
-from infocam.localization import best_iou, connected_component_boxes, paired_box_iou, threshold_levels
+from infocam.localization import connected_component_boxes, paired_box_iou, threshold_levels
 
 #: IoU thresholds of MaxBoxAccV2 (Choe et al., CVPR 2020)
 MAXBOXACC_IOUS = (0.3, 0.5, 0.7)
@@ -184,4 +184,4 @@ class PxAP(Metric):
         return ((recall[:-1] - recall[1:]) * precision[:-1]).sum()
 
 
-__all__ = ["BoxAccuracy", "MaxBoxAccV2", "PxAP", "component_hits", "curve_thresholds", "best_iou"]
+__all__ = ["BoxAccuracy", "MaxBoxAccV2", "PxAP", "component_hits", "curve_thresholds"]
