@@ -100,7 +100,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
         with open_dict(cfg):
             target = f"{recorded.__module__}.{recorded.__qualname__}"
-            cfg.task = OmegaConf.create({"_target_": target, **OmegaConf.to_container(OmegaConf.create(dict(task.hparams)))})
+            hparams = OmegaConf.to_container(OmegaConf.create(dict(task.hparams)))
+            cfg.task = OmegaConf.create({"_target_": target, **hparams})
+            for group in ("model", "loss"):  # eval.yaml's defaults did not build anything
+                if group in hparams:
+                    cfg[group] = hparams[group]
     if hasattr(task, "configure_evaluation"):  # e.g. WSOL: cam=..., localization.* from this config
         task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
