@@ -91,3 +91,22 @@ def test_bad_inputs_fail_with_clear_errors(trained, make_cfg):
     metrics = evaluate(make_cfg([f"ckpt_path={flat}", *DATA, "cam=gradcam", "localization.curve_thresholds=10", *QUIET],
                                 config_name="eval", output_dir=trained / "flat_eval"))
     assert 0.0 <= metrics["test/gt_known_loc"] <= 1.0 and metrics["test/num_images"] == 101
+
+
+def test_overlays_go_to_wandb_as_images(trained, make_cfg):
+    """wandb offline (no network): the overlay panels are logged as images under test/overlays."""
+    from infocam.run import evaluate
+
+    ckpt = trained / "train" / "checkpoints" / "last.ckpt"
+    out = trained / "wandb_eval"
+    cfg = make_cfg([f"ckpt_path={ckpt}", *DATA, "cam=infocam", "logger=wandb", "localization.curve_thresholds=5",
+                    "localization.num_overlays=3", "trainer.enable_progress_bar=false"], config_name="eval", output_dir=out)
+    try:
+        evaluate(cfg)
+    finally:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    images = list(out.rglob("media/images/test/overlays_*.png"))
+    assert len(images) == 3
