@@ -37,7 +37,9 @@ def wsol_rows(sweep_dir: str | Path) -> list[dict]:
         m = run.metrics
         if "test/gt_known_loc" not in m:
             continue
-        cam = OmegaConf.to_container(run.config.get("cam") or {}, resolve=True) or {}
+        # the eval's cam=..., else the cam the checkpoint was trained with
+        node = run.config.get("cam") or (run.config.get("task") or {}).get("cam")
+        cam = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node or {})
         name = cam.get("name", "checkpoint default")
         subtract = cam.get("subtract")
         if subtract is None:
