@@ -1,11 +1,12 @@
 """Grad-CAM (Selvaraju et al. 2017) for models without a GAP + linear head.
 
-Why in-house rather than the ``grad-cam`` package: its ``GradCAM.__call__`` returns numpy
-arrays that it has already min-max scaled and resized to the input with OpenCV, one image at
-a time on the CPU. The localisation path here needs the raw feature-resolution maps of the
-whole batch, on the model's device, for two targets (GT and predicted) from one forward
-pass; reshaping the package's output back would cost more than these few lines. (Not
-timed: the package is not installed in this environment.)
+Why in-house rather than the ``grad-cam`` package (measured, ``benchmarks/bench_gradcam.py``):
+its ``GradCAM.__call__`` handles one target set per call (a forward and a backward each) and
+returns numpy arrays it has already min-max scaled and resized with OpenCV image by image on
+the CPU. The WSOL test step needs the raw maps of the GT and the predicted class for the whole
+batch, on the model's device, from one forward pass. On 256 images at 64 px (2-core shared
+CPU) this version took 0.33 s against 2.06 s for the package (x6.2), with the same maps
+(pixel correlation 1.0000 after the same normalisation and resize).
 """
 
 from __future__ import annotations
