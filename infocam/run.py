@@ -127,7 +127,7 @@ def checkpoint_task_class(ckpt_path: Path) -> type | None:
     import torch
     from hydra.utils import get_class
 
-    name = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("infocam_task")
+    name = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get("infocam_task")
     return get_class(name) if name else None
 
 
