@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
-.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist
+.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol
 
 venv: $(STAMP)
 
@@ -54,6 +54,23 @@ mnist-digits: $(STAMP)
 # one epoch of the MNIST CNN: framework vs a plain PyTorch loop (prints the ratio)
 bench-mnist: $(STAMP)
 	$(BIN)/python benchmarks/bench_classification.py
+
+# WSOL on synthetic shapes (no download): train gap_cnn, evaluate CAM/infoCAM/infoCAM+ x R=1,3,5,
+# one table -> reports/demo/wsol_eval.{csv,md}; overlays in each run's overlays/ folder
+WSOL_DEMO := logs/demo/wsol
+demo-wsol: $(STAMP)
+	rm -rf $(WSOL_DEMO)
+	$(BIN)/infocam-train experiment=wsol_synthetic callbacks=quiet trainer.enable_progress_bar=false \
+		hydra.run.dir=$(WSOL_DEMO)/train
+	$(BIN)/infocam-eval sweep=wsol_cams data=synthetic_loc \
+		ckpt_path=$$(ls $(WSOL_DEMO)/train/checkpoints/epoch_*.ckpt | head -n 1) hydra.sweep.dir=$(WSOL_DEMO)/evals
+	$(BIN)/infocam-report kind=wsol sweep_dir=$(WSOL_DEMO)/evals out_dir=reports/demo
+	@cat reports/demo/wsol_eval.md
+	@echo "overlays: $(WSOL_DEMO)/evals/*/overlays/wsol_overlays.png"
+
+# batched map->box->IoU vs a per-image scipy loop: equality check and speed ratio
+bench-wsol: $(STAMP)
+	$(BIN)/python benchmarks/bench_localization.py
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache

@@ -10,7 +10,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.callbacks import AtomicCheckpointIO
 from infocam.errors import ConfigError
@@ -94,8 +94,19 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if not ckpt_path.is_file():
         raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    task_class = hydra_target(cfg.task)
+    recorded = checkpoint_task_class(ckpt_path)
+    task_class = recorded or hydra_target(cfg.task)
     task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=False)
+    if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
+        with open_dict(cfg):
+            target = f"{recorded.__module__}.{recorded.__qualname__}"
+            hparams = OmegaConf.to_container(OmegaConf.create(dict(task.hparams)))
+            cfg.task = OmegaConf.create({"_target_": target, **hparams})
+            for group in ("model", "loss"):  # eval.yaml's defaults did not build anything
+                if group in hparams:
+                    cfg[group] = hparams[group]
+    if hasattr(task, "configure_evaluation"):  # e.g. WSOL: cam=..., localization.* from this config
+        task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
     trainer.test(task, datamodule=datamodule)
@@ -103,7 +114,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
+        report_kind = getattr(task, "report_kind", None)
+        if report_kind:
+            from infocam.reporting.dispatch import REPORTS
+
+            REPORTS[report_kind](str(output_dir), str(output_dir / "reports"))
     return metrics
+
+
+def checkpoint_task_class(ckpt_path: Path) -> type | None:
+    """The task class a checkpoint recorded (``infocam_task``), if it recorded one."""
+    import torch
+    from hydra.utils import get_class
+
+    name = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get("infocam_task")
+    return get_class(name) if name else None
 
 
 def hydra_target(node: DictConfig) -> type:

@@ -4,5 +4,6 @@ from infocam.data import imbalance  # noqa: F401  (registers the index transform
 from infocam.data.cub import CUBDataModule
 from infocam.data.gmm import GaussianMixtureDataModule
 from infocam.data.mnist import MNISTDataModule
+from infocam.data.synthetic_loc import SyntheticLocalizationDataModule
 
-__all__ = ["CUBDataModule", "GaussianMixtureDataModule", "MNISTDataModule"]
+__all__ = ["CUBDataModule", "GaussianMixtureDataModule", "MNISTDataModule", "SyntheticLocalizationDataModule"]

@@ -9,10 +9,12 @@ from omegaconf import DictConfig
 from infocam.errors import ConfigError
 from infocam.reporting.classification import write_classification_report
 from infocam.reporting.mi_table import write_mi_table2
+from infocam.reporting.wsol import write_wsol_table
 
 REPORTS: dict[str, Callable[[str, str], list]] = {
     "mi_table2": write_mi_table2,
     "classification": write_classification_report,
+    "wsol": write_wsol_table,
 }
 
 

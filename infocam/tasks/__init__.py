@@ -2,5 +2,6 @@
 
 from infocam.tasks.classify import ClassificationModule
 from infocam.tasks.mi import MIEstimationModule
+from infocam.tasks.wsol import WSOLModule
 
-__all__ = ["ClassificationModule", "MIEstimationModule"]
+__all__ = ["ClassificationModule", "MIEstimationModule", "WSOLModule"]

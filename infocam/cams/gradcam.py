@@ -1,0 +1,52 @@
+"""Grad-CAM (Selvaraju et al. 2017) for models without a GAP + linear head.
+
+Why in-house rather than the ``grad-cam`` package (measured, ``benchmarks/bench_gradcam.py``):
+its ``GradCAM.__call__`` handles one target set per call (a forward and a backward each) and
+returns numpy arrays it has already min-max scaled and resized with OpenCV image by image on
+the CPU. The WSOL test step needs the raw maps of the GT and the predicted class for the whole
+batch, on the model's device, from one forward pass. On 256 images at 64 px (2-core shared
+CPU) this version took 0.33 s against 2.06 s for the package (x6.2), with the same maps
+(pixel correlation 1.0000 after the same normalisation and resize).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from infocam.cams.base import CamMethod, CamResult, region_sum, resolve_targets
+from infocam.registry import CAMS
+
+
+class GradCam(CamMethod):
+    """ReLU(sum_k alpha_k g_k) with alpha_k the spatial mean of d logit_y / d g_k.
+
+    Features come from ``forward_features`` and logits from ``forward_head`` (any head). One
+    forward pass, one ``autograd.grad`` per target (batched over images: each image's logit
+    depends only on its own features, so the gradient of the summed logits is per image).
+    """
+
+    name = "gradcam"
+
+    def compute(self, model: nn.Module, images: Tensor, targets: list[Tensor | None]) -> CamResult:
+        # Lightning evaluates under inference mode; gradients need it off (and a normal tensor).
+        with torch.inference_mode(False), torch.enable_grad():
+            images = images.clone()
+            features = model.forward_features(images)
+            if not features.requires_grad:
+                features.requires_grad_(True)
+            logits = model.forward_head(features)
+            resolved = [t.clone() for t in resolve_targets(targets, logits.detach())]
+            maps = []
+            for i, target in enumerate(resolved):
+                score = logits.gather(1, target[:, None]).sum()
+                (grad,) = torch.autograd.grad(score, features, retain_graph=i + 1 < len(resolved))
+                alpha = grad.mean(dim=(2, 3))
+                cam = torch.relu(torch.einsum("bk,bkhw->bhw", alpha, features.detach()))
+                maps.append(region_sum(cam.float(), self.region_size, self.alignment))
+        return CamResult(logits=logits.detach(), maps=maps)
+
+
+@CAMS.register("gradcam")
+def gradcam(region_size: int = 1, alignment: str = "same") -> GradCam:
+    return GradCam(region_size=region_size, alignment=alignment)

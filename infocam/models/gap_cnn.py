@@ -1,0 +1,85 @@
+"""A small CNN with a global-average-pooling + linear head: the CAM test bed before VGG/ResNet-GAP.
+
+It exposes timm's interface (``forward_features``, ``forward_head``, ``get_classifier``) and
+declares ``gap_linear_head = True``, which is what the weight-based CAM methods need; the
+later WSOL backbones plug in the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from infocam.errors import ConfigError
+from infocam.registry import MODELS
+
+
+class GapCNN(nn.Module):
+    """``len(channels)`` blocks of [3x3 conv, BN, ReLU] x 2, each but the last followed by 2x2 max-pool."""
+
+    gap_linear_head = True
+
+    def __init__(self, num_classes: int, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3) -> None:
+        super().__init__()
+        if not channels or any(int(c) < 1 for c in channels):
+            raise ConfigError(f"model.channels must be a non-empty list of positive ints, got {channels}")
+        layers: list[nn.Module] = []
+        width = in_channels
+        for i, out in enumerate(int(c) for c in channels):
+            for _ in range(2):
+                layers += [nn.Conv2d(width, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+                width = out
+            if i + 1 < len(channels):
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.num_features = width
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.fc(features.mean(dim=(2, 3)))
+
+    def get_classifier(self) -> nn.Linear:
+        return self.fc
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@MODELS.register("gap_cnn")
+def gap_cnn(num_classes: int, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3) -> GapCNN:
+    return GapCNN(num_classes, channels, in_channels)
+
+
+class PlainCNN(nn.Module):
+    """The same trunk with a flatten + linear head: no GAP, so only Grad-CAM applies to it."""
+
+    gap_linear_head = False
+
+    def __init__(self, num_classes: int, channels: Sequence[int] = (16, 32), in_channels: int = 3, image_size: int = 64) -> None:
+        super().__init__()
+        trunk = GapCNN(num_classes, channels, in_channels)
+        self.features = trunk.features
+        side = image_size // 2 ** (len(channels) - 1)
+        self.fc = nn.Linear(trunk.num_features * side * side, num_classes)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.fc(torch.flatten(features, 1))
+
+    def get_classifier(self) -> nn.Linear:
+        return self.fc
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@MODELS.register("flat_cnn")
+def flat_cnn(num_classes: int, channels: Sequence[int] = (16, 32), in_channels: int = 3, image_size: int = 64) -> PlainCNN:
+    return PlainCNN(num_classes, channels, in_channels, image_size)

@@ -1,0 +1,215 @@
+"""Weakly-supervised localisation: train a classifier, then score CAM boxes against ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+import infocam.cams  # noqa: F401  (registers the CAM methods)
+from infocam.cams.base import CamMethod
+from infocam.errors import ConfigError, DataError
+from infocam.localization import best_iou, largest_component_boxes, threshold_masks, upsample_maps
+from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
+from infocam.registry import CAMS
+from infocam.tasks.base import RegistryTask, plain
+
+DEFAULT_LOCALIZATION = {
+    "threshold": 0.2,  # the paper's box: values above 20% of the map's range
+    "iou_threshold": 0.5,  # GT-known / Top-1 Loc
+    "curve_thresholds": 100,  # MaxBoxAccV2 / PxAP grid: 0.00, 0.01, ..., 0.99
+    "iou_thresholds": [0.3, 0.5, 0.7],  # MaxBoxAccV2
+    "connectivity": 8,
+    "num_overlays": 16,  # first N test images (as rank 0 sees them) drawn to overlays/
+}
+
+
+def build_cam(spec: Mapping[str, Any] | None) -> CamMethod:
+    spec = dict(plain(spec) or {"name": "cam"})
+    name = spec.pop("name", None)
+    if not name:
+        raise ConfigError(f"cam.name is required (registered: {', '.join(CAMS.available())})")
+    try:
+        return CAMS.create(name, **spec)
+    except TypeError as err:
+        raise ConfigError(f"cam={name}: {err}") from None
+
+
+class WSOLModule(RegistryTask):
+    """Trains like a classifier (registered model and loss); the test step draws maps with the
+    configured CAM method for the ground-truth and the predicted class of every image in one
+    forward pass, turns them into boxes at image resolution, and logs ``test/gt_known_loc``,
+    ``test/top1_loc``, ``test/top1_cls``, ``test/maxboxacc_v2`` (and per-IoU parts), and
+    ``test/pxap`` when the batches carry masks.
+    """
+
+    report_kind = "wsol"
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        num_classes: int,
+        cam: Mapping[str, Any] | None = None,
+        localization: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(model, loss, optimizer, num_classes, scheduler)
+        self.hparams.update({"cam": plain(cam), "localization": plain(localization)})
+        self.stage_metrics = torch.nn.ModuleDict(
+            {
+                stage: torch.nn.ModuleDict(
+                    {"acc": MulticlassAccuracy(num_classes, average="micro"), "loss": MeanMetric()}
+                )
+                for stage in ("val",)
+            }
+        )
+        self.configure_evaluation(cam, localization)
+
+    # -- evaluation settings (replaceable after load_from_checkpoint) -----------------------
+    def configure_evaluation(
+        self, cam: Mapping[str, Any] | None = None, localization: Mapping[str, Any] | None = None
+    ) -> None:
+        """Choose the CAM method and box settings; ``infocam-eval`` calls this with ``cfg.cam``."""
+        if cam is not None:
+            self.cam_spec = dict(plain(cam))
+        elif not hasattr(self, "cam_spec"):
+            self.cam_spec = dict(plain(self.hparams.get("cam")) or {"name": "cam"})
+        loc = {**DEFAULT_LOCALIZATION, **dict(plain(self.hparams.get("localization")) or {})}
+        loc.update(dict(plain(localization) or {}))
+        unknown = set(loc) - set(DEFAULT_LOCALIZATION)
+        if unknown:
+            raise ConfigError(f"unknown localization keys {sorted(unknown)}; known: {sorted(DEFAULT_LOCALIZATION)}")
+        if not 0 <= float(loc["threshold"]) < 1:
+            raise ConfigError(f"localization.threshold must be in [0, 1), got {loc['threshold']}")
+        self.localization = loc
+        self.cam_method = build_cam(self.cam_spec)
+        self.cam_method.check_model(self.net)
+        self.box_accuracy = BoxAccuracy(loc["iou_threshold"])
+        self.maxboxacc = MaxBoxAccV2(loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"])
+        self.pxap = PxAP(loc["curve_thresholds"])
+        self._overlays: list[dict[str, torch.Tensor]] = []
+        self._has_masks = False
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Record the task class, so ``infocam-eval ckpt_path=...`` rebuilds it without ``task=``."""
+        checkpoint["infocam_task"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    # -- training -------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        x, y = batch[0], batch[1]
+        loss = self.loss_fn(self(x), y)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def on_validation_start(self) -> None:
+        for metric in self.stage_metrics["val"].values():  # see on_test_start
+            metric.reset()
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch[0], batch[1]
+        logits = self(x)
+        metrics = self.stage_metrics["val"]
+        metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
+        metrics["acc"].update(logits, y)
+
+    def on_validation_epoch_end(self):
+        metrics = self.stage_metrics["val"]
+        self.log("val/acc", metrics["acc"].compute(), prog_bar=True)
+        self.log("val/loss", metrics["loss"].compute())
+        for metric in metrics.values():
+            metric.reset()
+
+    # -- localisation ---------------------------------------------------------------------
+    def on_test_start(self) -> None:
+        # ddp_spawn pickles the module into shared memory: without a reset, every rank would
+        # add into the same state tensors (counts doubled, and racy). reset() gives each rank
+        # fresh tensors of its own.
+        for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
+            metric.reset()
+        self._overlays = []
+        self._has_masks = False
+
+    def test_step(self, batch, batch_idx):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 4:
+            raise DataError(
+                "WSOL evaluation needs a dataset with boxes: test batches must be (images, labels, "
+                "boxes [B, K, 4], box_counts [B][, masks]); this DataModule yields "
+                f"{len(batch) if isinstance(batch, (tuple, list)) else type(batch).__name__} items per batch"
+            )
+        images, labels, gt_boxes, gt_counts = batch[:4]
+        if images.ndim != 4:
+            raise DataError(f"WSOL evaluation needs image batches [B, C, H, W], got {tuple(images.shape)}")
+        loc = self.localization
+        size = tuple(images.shape[-2:])
+        result = self.cam_method.compute(self.net, images, [labels, None])
+        predicted = result.logits.argmax(dim=1)
+        gt_maps, pred_maps = (upsample_maps(m, size) for m in result.maps)
+        both = torch.cat([gt_maps, pred_maps])
+        boxes = largest_component_boxes(threshold_masks(both, float(loc["threshold"])), int(loc["connectivity"]))
+        gt_box, pred_box = boxes.split(images.shape[0])
+        gt_iou = best_iou(gt_box, gt_boxes, gt_counts)
+        pred_iou = best_iou(pred_box, gt_boxes, gt_counts)
+        self.box_accuracy.update(gt_iou, pred_iou, predicted == labels)
+        self.maxboxacc.update(gt_maps, gt_boxes, gt_counts)
+        if len(batch) >= 5:
+            self._has_masks = True
+            self.pxap.update(gt_maps, batch[4])
+        self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
+
+    def _keep_overlays(self, images, maps, boxes, gt_boxes, gt_counts, labels, predicted, ious) -> None:
+        room = int(self.localization["num_overlays"]) - sum(len(o["images"]) for o in self._overlays)
+        if room <= 0 or self.global_rank != 0:
+            return
+        keep = slice(0, room)
+        self._overlays.append(
+            {
+                "images": images[keep].detach().cpu(),
+                "maps": maps[keep].detach().cpu(),
+                "boxes": boxes[keep].detach().cpu(),
+                "gt_boxes": gt_boxes[keep].detach().cpu(),
+                "gt_counts": gt_counts[keep].detach().cpu(),
+                "labels": labels[keep].detach().cpu(),
+                "predicted": predicted[keep].detach().cpu(),
+                "ious": ious[keep].detach().cpu(),
+            }
+        )
+
+    def on_test_epoch_end(self) -> None:
+        acc = self.box_accuracy.compute()
+        for key in ("gt_known_loc", "top1_loc", "top1_cls"):
+            self.log(f"test/{key}", acc[key].float())
+        self.log("test/num_images", acc["count"].float())
+        for key, value in self.maxboxacc.compute().items():
+            self.log(f"test/{key}", value.float())
+        if self._has_masks:
+            self.log("test/pxap", self.pxap.compute().float())
+        for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
+            metric.reset()
+        self._write_overlays()
+
+    def _write_overlays(self) -> None:
+        if not self._overlays or not self.trainer.is_global_zero:
+            return
+        from infocam.io import atomic_write_bytes
+        from infocam.reporting.overlays import overlay_grid_png, overlay_panels
+
+        batch = {k: torch.cat([o[k] for o in self._overlays]) for k in self._overlays[0]}
+        title = ", ".join(f"{k}={v}" for k, v in self.cam_method.describe().items())
+        out = Path(self.trainer.default_root_dir) / "overlays" / "wsol_overlays.png"
+        atomic_write_bytes(out, overlay_grid_png(batch, title))
+        from lightning.pytorch.loggers import WandbLogger
+
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                panels = overlay_panels(batch)
+                captions = [
+                    f"y={int(y)} pred={int(p)} IoU={float(i):.2f}"
+                    for y, p, i in zip(batch["labels"], batch["predicted"], batch["ious"])
+                ]
+                logger.log_image(key="test/overlays", images=panels, caption=captions)
+        self._overlays = []

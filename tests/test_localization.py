@@ -1,0 +1,166 @@
+"""Map -> box: hand-made maps whose boxes are known, and a per-image scipy oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import torch
+from torchvision.ops import box_iou
+
+from infocam.errors import ConfigError
+from infocam.localization import (
+    best_iou,
+    cams_to_boxes,
+    connected_component_boxes,
+    largest_component_boxes,
+    normalize_maps,
+    paired_box_iou,
+    threshold_masks,
+)
+
+
+def boxes_of(*maps: torch.Tensor, **kw) -> list[list[float]]:
+    return cams_to_boxes(torch.stack(maps).float(), **kw).tolist()
+
+
+def test_single_rectangle_box_is_tight_with_exclusive_end():
+    m = torch.zeros(10, 12)
+    m[2:5, 3:8] = 1.0  # rows 2..4, cols 3..7
+    assert boxes_of(m) == [[3, 2, 8, 5]]
+
+
+def test_largest_component_beats_a_brighter_small_one():
+    m = torch.zeros(20, 20)
+    m[1, 1] = 1.0  # one bright pixel
+    m[10:16, 4:12] = 0.5  # a big plateau above 20% of the range
+    assert boxes_of(m) == [[4, 10, 12, 16]]
+
+
+def test_tie_goes_to_component_with_lowest_raster_order_pixel():
+    m = torch.zeros(8, 10)
+    m[5:7, 0:2] = 1.0  # leftmost, but lower: first pixel 5*10+0 = 50
+    m[1:3, 8:10] = 1.0  # same size, first pixel 1*10+8 = 18 -> wins
+    assert boxes_of(m) == [[8, 1, 10, 3]]
+    flipped = torch.zeros(8, 10)
+    flipped[1:3, 0:2] = 1.0
+    flipped[5:7, 8:10] = 1.0
+    assert boxes_of(flipped) == [[0, 1, 2, 3]]
+
+
+def test_empty_and_all_equal_maps_give_the_empty_box():
+    assert boxes_of(torch.zeros(6, 7), torch.full((6, 7), 3.5), torch.full((6, 7), -2.0)) == [[0, 0, 0, 0]] * 3
+    # threshold 0 still excludes a flat map: nothing is strictly above its minimum
+    assert boxes_of(torch.zeros(6, 7), threshold=0.0) == [[0, 0, 0, 0]]
+
+
+def test_boxes_at_image_borders():
+    full = torch.ones(9, 11)
+    full[4, 5] = 0.0  # not flat; everything else is foreground
+    corner = torch.zeros(9, 11)
+    corner[8, 10] = 1.0
+    top_left = torch.zeros(9, 11)
+    top_left[0, 0:3] = 1.0
+    assert boxes_of(full, corner, top_left) == [[0, 0, 11, 9], [10, 8, 11, 9], [0, 0, 3, 1]]
+
+
+def test_threshold_is_strict_on_the_normalised_map():
+    m = torch.tensor([[0.0, 0.2, 0.5, 1.0]])
+    assert threshold_masks(m[None], 0.2)[0].tolist() == [[False, False, True, True]]
+    assert boxes_of(m, threshold=0.2) == [[2, 0, 4, 1]]
+    assert boxes_of(m, threshold=0.6) == [[3, 0, 4, 1]]
+
+
+def test_diagonal_pixels_join_under_8_but_not_4_connectivity():
+    m = torch.zeros(5, 5)
+    m[1, 1] = m[2, 2] = 1.0
+    m[4, 4] = 1.0  # a lone pixel: under 4-connectivity three 1-pixel components tie
+    assert boxes_of(m) == [[1, 1, 3, 3]]
+    assert boxes_of(m, connectivity=4) == [[1, 1, 2, 2]]
+
+
+def test_u_shape_is_one_component():
+    """Two arms joined only at the bottom: labels must propagate up the second arm."""
+    m = torch.zeros(12, 9)
+    m[0:10, 1] = 1.0
+    m[0:10, 6] = 1.0
+    m[9, 1:7] = 1.0
+    m[0:4, 8] = 1.0  # separate, smaller
+    assert boxes_of(m) == [[1, 0, 7, 10]]
+
+
+def test_image_size_upsamples_before_boxing():
+    low = torch.zeros(1, 4, 4)
+    low[0, 1:3, 1:3] = 1.0
+    up = cams_to_boxes(low, image_size=(32, 32))
+    x0, y0, x1, y1 = up[0].tolist()
+    assert 0 < x0 < 12 and 20 < x1 < 32 and (x0, y0, x1, y1) == (y0, x0, y1, x1)
+
+
+def test_bad_inputs_are_config_errors():
+    with pytest.raises(ConfigError, match=r"\[B, H, W\]"):
+        cams_to_boxes(torch.zeros(4, 4))
+    with pytest.raises(ConfigError, match="thresholds"):
+        cams_to_boxes(torch.zeros(1, 4, 4), threshold=1.5)
+    with pytest.raises(ConfigError, match="connectivity"):
+        cams_to_boxes(torch.rand(1, 4, 4), connectivity=6)
+
+
+def test_iou_is_clamped_for_disjoint_boxes_and_matches_torchvision():
+    a = torch.tensor([[0.0, 0.0, 2.0, 2.0]])
+    b = torch.tensor([[5.0, 5.0, 7.0, 7.0]])  # disjoint on both axes: (-3) * (-3) must not count
+    assert paired_box_iou(a, b).item() == 0.0
+    g = torch.Generator().manual_seed(1)
+    p = torch.rand(200, 2, generator=g) * 50
+    q = torch.rand(200, 2, generator=g) * 50
+    boxes1 = torch.cat([p, p + 1 + torch.rand(200, 2, generator=g) * 30], 1)
+    boxes2 = torch.cat([q, q + 1 + torch.rand(200, 2, generator=g) * 30], 1)
+    torch.testing.assert_close(paired_box_iou(boxes1, boxes2), box_iou(boxes1, boxes2).diagonal())
+
+
+def test_several_ground_truth_boxes_any_match_counts_and_padding_is_ignored():
+    pred = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]])
+    gt = torch.tensor([[[50.0, 50.0, 60.0, 60.0], [0.0, 0.0, 10.0, 5.0]], [[50.0, 50.0, 60.0, 60.0], [0.0, 0.0, 10.0, 10.0]]])
+    counts = torch.tensor([2, 1])  # second image: the matching box is a padding row
+    assert best_iou(pred, gt, counts).tolist() == [0.5, 0.0]
+
+
+def _scipy_components(mask: np.ndarray, connectivity: int):
+    structure = np.ones((3, 3)) if connectivity == 8 else None
+    labels, n = ndi.label(mask, structure=structure)
+    out = []
+    for index, sl in enumerate(ndi.find_objects(labels), start=1):
+        area = int((labels[sl] == index).sum())
+        out.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop, area))
+    return out  # scipy numbers components in raster order of their first pixel
+
+
+@pytest.mark.parametrize("connectivity", [8, 4])
+@pytest.mark.parametrize("density", [0.3, 0.55, 0.7])
+def test_components_match_scipy_on_random_masks(connectivity, density):
+    g = torch.Generator().manual_seed(int(density * 100) + connectivity)
+    mask = torch.rand(24, 17, 29, generator=g) < density
+    mask[3] = False  # an empty map in the batch
+    mask[5] = True  # a full map
+    comps = connected_component_boxes(mask, connectivity)
+    for b in range(mask.shape[0]):
+        mine = [
+            (*map(int, box.tolist()), int(area))
+            for box, area in zip(comps.boxes[comps.image == b], comps.area[comps.image == b])
+        ]
+        assert mine == _scipy_components(mask[b].numpy(), connectivity), f"map {b}"
+    largest = largest_component_boxes(mask, connectivity)
+    for b in range(mask.shape[0]):
+        ref = _scipy_components(mask[b].numpy(), connectivity)
+        if not ref:
+            assert largest[b].tolist() == [0, 0, 0, 0]
+            continue
+        best = max(range(len(ref)), key=lambda i: (ref[i][4], -i))  # first (raster order) among the largest
+        assert largest[b].tolist() == list(ref[best][:4])
+
+
+def test_normalize_maps_range_and_flat_maps():
+    m = torch.stack([torch.arange(12.0).view(3, 4) - 5, torch.full((3, 4), 7.0)])
+    n = normalize_maps(m)
+    assert n[0].min().item() == 0.0 and n[0].max().item() == 1.0
+    assert torch.equal(n[1], torch.zeros(3, 4))
