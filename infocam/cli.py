@@ -30,6 +30,15 @@ def _user_error(err: BaseException) -> InfocamError | None:
     return None
 
 
+def _one_line(err: InfocamError) -> str:
+    """The message alone: a DataLoader worker re-raises our error with its traceback inside."""
+    message = str(err)
+    if "Original Traceback" in message:
+        last = message.strip().splitlines()[-1]
+        message = last.split(": ", 1)[1] if last.startswith(type(err).__module__) else last
+    return message
+
+
 def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     def wrapper(cfg: DictConfig) -> Any:
         try:
@@ -39,7 +48,7 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             user_error = _user_error(err)
             if user_error is None or os.environ.get("INFOCAM_FULL_ERROR"):
                 raise
-            print(f"infocam: error: {user_error}", file=sys.stderr)
+            print(f"infocam: error: {_one_line(user_error)}", file=sys.stderr)
             sys.exit(1)
         finally:
             _close_wandb()

@@ -68,3 +68,19 @@ def test_unwritable_hydra_run_dir(tmp_path):
     proc = run_cli("train", [*SMALL, f"hydra.run.dir={blocker / 'run'}"], cwd=tmp_path)
     _assert_one_line_error(proc, "hydra.run.dir", "is not writable")
     assert blocker.read_text() == "not a directory"
+
+
+def test_dataloader_worker_errors_print_as_one_line():
+    from torch._utils import ExceptionWrapper
+
+    from infocam.cli import _one_line
+    from infocam.errors import DataError
+
+    try:
+        raise DataError("images/001.jpg: cannot decode image")
+    except DataError:
+        wrapped = ExceptionWrapper(where="in DataLoader worker process 0")
+    with pytest.raises(DataError) as info:
+        wrapped.reraise()
+    assert "Original Traceback" in str(info.value)
+    assert _one_line(info.value) == "images/001.jpg: cannot decode image"
