@@ -20,7 +20,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import lightning as L
 import torch
 from PIL import Image
 from torch import Tensor
@@ -31,7 +30,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from infocam.data.formats.cub import CubImage, read_cub
 from infocam.data.imbalance import balance_spec, plain_options, select_indices
-from infocam.data.loading import make_loader
+from infocam.data.base import SplitDataModule
 from infocam.data.splits import stratified_split
 from infocam.data.summary import record_data_summary
 from infocam.errors import ConfigError, DataError
@@ -97,7 +96,7 @@ class CubDataset(Dataset):
         }
 
 
-class CUBDataModule(L.LightningDataModule):
+class CUBDataModule(SplitDataModule):
     """CUB-200-2011 train/val/test; ``balance`` picks an index transform of the training split.
 
     Default ``balance_options``: ``balanced`` is the official training split as shipped
@@ -105,6 +104,8 @@ class CUBDataModule(L.LightningDataModule):
     of a random half of the classes (seeded by ``seed``; which classes goes into the data
     summary, ``data_summary.json`` in the run directory).
     """
+
+    pin_memory = True  # JPEGs decoded per sample, then copied to the GPU
 
     def __init__(
         self,
@@ -171,29 +172,5 @@ class CUBDataModule(L.LightningDataModule):
         }
         record_data_summary(hp.summary_path, self.summary)
 
-    @property
-    def train_class_counts(self) -> Tensor:
-        """Per-class counts of the training labels this module serves (PC-softmax priors)."""
-        self.setup()
-        labels = torch.tensor([i.label for i in self.splits["train"].items], dtype=torch.long)
-        return torch.bincount(labels, minlength=self.hparams.num_classes)
-
-    def _loader(self, split: str):
-        train = split == "train"
-        return make_loader(
-            self.splits[split],
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
-            train=train,
-            seed=self.hparams.seed,
-            num_workers=self.hparams.num_workers,
-            pin_memory=torch.cuda.is_available(),
-        )
-
-    def train_dataloader(self):
-        return self._loader("train")
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")
+    def train_labels(self) -> Tensor:
+        return torch.tensor([item.label for item in self.splits["train"].items], dtype=torch.long)

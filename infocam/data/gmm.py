@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import lightning as L
 import torch
 from torch import Tensor
 
-from infocam.data.loading import TensorBatchDataset, make_loader
+from infocam.data.base import SplitDataModule
+from infocam.data.loading import TensorBatchDataset
 from infocam.errors import ConfigError
 from infocam.metrics.monte_carlo import monte_carlo_mutual_information
 
@@ -48,7 +48,7 @@ class GaussianMixture:
         )
 
 
-class GaussianMixtureDataModule(L.LightningDataModule):
+class GaussianMixtureDataModule(SplitDataModule):
     """Train/val/test draws from the Table 1 mixture; test is the held-out estimation split.
 
     The split is stratified, so every split keeps the class proportions of ``balance``.
@@ -108,30 +108,6 @@ class GaussianMixtureDataModule(L.LightningDataModule):
             order = torch.randperm(len(y), generator=generator)
             self.splits[split] = TensorBatchDataset(x[order], y[order])
 
-    @property
-    def train_class_counts(self) -> Tensor:
-        self.setup()
-        return torch.bincount(self.splits["train"].tensors[1], minlength=self.num_classes)
-
     def true_mutual_information(self) -> tuple[float, float]:
         """Monte-Carlo I(X;Y) of the generating mixture and its standard error (nats)."""
         return self.mixture.mutual_information(self.hparams.mc_samples, seed=self.hparams.seed + 1)
-
-    def _loader(self, split: str) -> torch.utils.data.DataLoader:
-        train = split == "train"
-        return make_loader(
-            self.splits[split],
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
-            train=train,
-            seed=self.hparams.seed,
-            num_workers=self.hparams.num_workers,
-        )
-
-    def train_dataloader(self):
-        return self._loader("train")
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")

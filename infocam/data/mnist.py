@@ -15,13 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import lightning as L
 import torch
 from torch import Tensor
 
 from infocam.data.formats.idx import read_idx, resolve_idx
 from infocam.data.imbalance import balance_spec, plain_options, select_indices
-from infocam.data.loading import TensorBatchDataset, make_loader
+from infocam.data.base import SplitDataModule
+from infocam.data.loading import TensorBatchDataset
 from infocam.data.splits import stratified_split
 from infocam.data.summary import record_data_summary
 from infocam.errors import ConfigError, DataError
@@ -65,7 +65,7 @@ def load_mnist_split(root: str | Path, split: str, num_classes: int = 10) -> tup
     return images, labels
 
 
-class MNISTDataModule(L.LightningDataModule):
+class MNISTDataModule(SplitDataModule):
     """MNIST as cached, normalised float tensors ``[N, 1, H, W]`` with int64 labels.
 
     ``balance`` names one of ``balance_options`` (index transforms, see
@@ -127,28 +127,3 @@ class MNISTDataModule(L.LightningDataModule):
             "sizes": {k: len(v) for k, v in self.splits.items()},
         }
         record_data_summary(hp.summary_path, self.summary)
-
-    @property
-    def train_class_counts(self) -> Tensor:
-        """Per-class counts of the training labels this module serves (PC-softmax priors)."""
-        self.setup()
-        return torch.bincount(self.splits["train"].tensors[1], minlength=self.hparams.num_classes)
-
-    def _loader(self, split: str):
-        train = split == "train"
-        return make_loader(
-            self.splits[split],
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
-            train=train,
-            seed=self.hparams.seed,
-            num_workers=self.hparams.num_workers,
-        )
-
-    def train_dataloader(self):
-        return self._loader("train")
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")

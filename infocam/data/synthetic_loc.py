@@ -11,12 +11,12 @@ padding rows are zeros. ``masks`` are the union of the object pixels (for PxAP).
 from __future__ import annotations
 
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from infocam.data.loading import TensorBatchDataset, make_loader
+from infocam.data.base import SplitDataModule
+from infocam.data.loading import TensorBatchDataset
 from infocam.errors import ConfigError
 
 #: shape names by class index
@@ -107,7 +107,7 @@ def generate(
     return images, labels, boxes, counts, union
 
 
-class SyntheticLocalizationDataModule(L.LightningDataModule):
+class SyntheticLocalizationDataModule(SplitDataModule):
     """Train/val/test splits of :func:`generate`; split ``s`` uses a generator seeded by ``seed * 1000 + k(s)``."""
 
     has_boxes = True
@@ -158,29 +158,5 @@ class SyntheticLocalizationDataModule(L.LightningDataModule):
                 self.splits[split] = TensorBatchDataset(images, labels)
             else:
                 self.splits[split] = TensorBatchDataset(images, labels, boxes, counts, masks)
-
-    @property
-    def train_class_counts(self) -> Tensor:
-        self.setup("fit")
-        return torch.bincount(self.splits["train"].tensors[1], minlength=self.num_classes)
-
-    def _loader(self, split: str):
-        train = split == "train"
-        return make_loader(
-            self.splits[split],
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
-            train=train,
-            seed=self.hparams.seed,
-            num_workers=self.hparams.num_workers,
-        )
-
-    def train_dataloader(self):
-        return self._loader("train")
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")
 
 
