@@ -1,0 +1,53 @@
+"""What every DataModule here shares: three splits, exact DDP loaders, served class counts."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from infocam.data.loading import make_loader
+
+
+class SplitDataModule(L.LightningDataModule):
+    """``setup`` fills ``self.splits`` with ``train``/``val``/``test`` datasets; this class serves them.
+
+    Subclasses save ``batch_size``, ``eval_batch_size``, ``seed``, ``num_workers`` and
+    ``num_classes`` as hyper-parameters. Loaders come from :func:`make_loader`, so evaluation is
+    sharded across DDP ranks without padding and training order depends on (seed, epoch) only.
+    """
+
+    splits: dict[str, Dataset]
+    #: pin host memory for GPU copies (image datasets decoded per sample)
+    pin_memory: bool = False
+
+    def train_labels(self) -> Tensor:
+        """Labels of the training split; tensor datasets keep them as their second tensor."""
+        return self.splits["train"].tensors[1]
+
+    @property
+    def train_class_counts(self) -> Tensor:
+        """Per-class counts of the training labels actually served (PC-softmax priors)."""
+        self.setup("fit")
+        return torch.bincount(self.train_labels(), minlength=self.hparams.num_classes)
+
+    def _loader(self, split: str) -> DataLoader:
+        train = split == "train"
+        return make_loader(
+            self.splits[split],
+            self.hparams.batch_size if train else self.hparams.eval_batch_size,
+            train=train,
+            seed=self.hparams.seed,
+            num_workers=self.hparams.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
