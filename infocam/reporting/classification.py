@@ -8,8 +8,6 @@ the published Table 3. Reads only the metrics.json / config.yaml / data_summary.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import statistics
@@ -19,7 +17,7 @@ from typing import Any
 
 from infocam.errors import DataError
 from infocam.io import atomic_write_text
-from infocam.reporting.collect import RunRecord, collect_runs
+from infocam.reporting.collect import RunRecord, collect_runs, rows_to_csv
 
 #: Table 3 of the paper, in %: (dataset, balance) -> loss -> (accuracy, average per-class accuracy)
 PAPER_TABLE3 = {
@@ -109,15 +107,6 @@ CSV_COLUMNS = [
 ]
 
 
-def table_csv(table: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for entry in table:
-        writer.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v) for k, v in entry.items()})
-    return buffer.getvalue()
-
-
 def _pm(mean: float, std: float | None) -> str:
     return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
@@ -179,15 +168,11 @@ def write_classification_report(sweep_dir: str, out_dir: str) -> list[Path]:
         subset = [r for r in rows if r["dataset"] == dataset]
         table = summarise(subset)
         stem = f"classification_{dataset}"
-        runs_csv = io.StringIO()
         fields = ["dataset", "balance", "loss", "seed", "acc", "acc_per_class", "seconds", "directory"]
-        writer = csv.DictWriter(runs_csv, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        for r in sorted(subset, key=lambda r: (r["balance"], LOSS_ORDER.get(r["loss"], 9), r["seed"])):
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in fields})
+        ordered = sorted(subset, key=lambda r: (r["balance"], LOSS_ORDER.get(r["loss"], 9), r["seed"]))
         written += [
-            atomic_write_text(out / f"{stem}.csv", table_csv(table)),
+            atomic_write_text(out / f"{stem}.csv", rows_to_csv(table, CSV_COLUMNS)),
             atomic_write_text(out / f"{stem}.md", table_markdown(dataset, table, subset, sweep_dir)),
-            atomic_write_text(out / f"{stem}_runs.csv", runs_csv.getvalue()),
+            atomic_write_text(out / f"{stem}_runs.csv", rows_to_csv(ordered, fields)),
         ]
     return written

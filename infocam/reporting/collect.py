@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, Sequence
 
 from omegaconf import OmegaConf
 
@@ -33,3 +35,13 @@ def collect_runs(sweep_dir: str | Path) -> list[RunRecord]:
     if not records:
         raise DataError(f"no run with metrics.json and config.yaml below {root}")
     return records
+
+
+def rows_to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """CSV text of ``rows`` restricted to ``columns``; floats to 6 significant digits, None empty."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buffer.getvalue()

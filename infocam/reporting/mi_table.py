@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 
 from infocam.io import atomic_write_bytes, atomic_write_text
-from infocam.reporting.collect import collect_runs
+from infocam.reporting.collect import collect_runs, rows_to_csv
 
 COLUMNS = ["prior", "dim", "estimator", "mi_estimate", "mi_true", "mi_true_se", "abs_error", "accuracy", "seconds"]
 
@@ -52,15 +51,6 @@ def mi_rows(sweep_dir: str | Path) -> list[dict]:
 
 def _fmt(value, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
-
-
-def rows_to_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return buffer.getvalue()
 
 
 def rows_to_markdown(rows: list[dict], source: str) -> str:
@@ -121,7 +111,7 @@ def write_mi_table2(sweep_dir: str, out_dir: str, stem: str = "mi_table2") -> li
     rows = mi_rows(sweep_dir)
     out = Path(out_dir)
     return [
-        atomic_write_text(out / f"{stem}.csv", rows_to_csv(rows)),
+        atomic_write_text(out / f"{stem}.csv", rows_to_csv(rows, COLUMNS)),
         atomic_write_text(out / f"{stem}.md", rows_to_markdown(rows, sweep_dir)),
         atomic_write_bytes(out / f"{stem}.png", rows_to_png(rows)),
     ]

@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from infocam.io import atomic_write_text
-from infocam.reporting.collect import collect_runs
+from infocam.reporting.collect import collect_runs, rows_to_csv
 
 CAM_ORDER = {"cam": 0, "infocam": 1, "infocam_plus": 2, "gradcam": 3}
 SETTINGS = ["cam", "region_size", "alignment", "subtract"]
@@ -68,15 +66,6 @@ def _fmt(value, percent: bool = True) -> str:
     return str(value)
 
 
-def rows_to_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return buffer.getvalue()
-
-
 def rows_to_markdown(rows: list[dict], source: str) -> str:
     lines = [
         "# Weakly-supervised localisation: CAM vs infoCAM vs infoCAM+",
@@ -103,6 +92,6 @@ def write_wsol_table(sweep_dir: str, out_dir: str, stem: str = "wsol_eval") -> l
     rows = wsol_rows(sweep_dir)
     out = Path(out_dir)
     return [
-        atomic_write_text(out / f"{stem}.csv", rows_to_csv(rows)),
+        atomic_write_text(out / f"{stem}.csv", rows_to_csv(rows, COLUMNS)),
         atomic_write_text(out / f"{stem}.md", rows_to_markdown(rows, sweep_dir)),
     ]
