@@ -84,3 +84,10 @@ def test_dataloader_worker_errors_print_as_one_line():
         wrapped.reraise()
     assert "Original Traceback" in str(info.value)
     assert _one_line(info.value) == "images/001.jpg: cannot decode image"
+
+
+def test_multirun_with_subprocess_ddp_is_refused(tmp_path):
+    proc = run_cli("train", ["-m", *SMALL, "data.dim=1,2", "trainer=ddp_cpu", "trainer.strategy=ddp",
+                             f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    _assert_one_line_error(proc, "trainer.strategy=ddp cannot run inside a multirun")
+    assert not list(tmp_path.rglob("metrics.json"))
