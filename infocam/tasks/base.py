@@ -74,6 +74,25 @@ class RegistryTask(L.LightningModule):
         if stage == "fit" and datamodule is not None and hasattr(datamodule, "train_class_counts"):
             self.loss_fn.set_class_counts(datamodule.train_class_counts)
 
+    # -- evaluation: subclasses implement _eval_step / _eval_epoch_end for a stage -------------
+    def _eval_step(self, stage: str, batch) -> None:
+        raise NotImplementedError
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        raise NotImplementedError
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch)
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
     def on_validation_epoch_start(self) -> None:
         self.reset_stage_metrics("val")
 

@@ -91,22 +91,13 @@ class ClassificationModule(RegistryTask):
             self.log(f"{stage}/{name}", metric.compute(), prog_bar=name.startswith("acc"))
             metric.reset()
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step("val", batch)
-
-    def on_validation_epoch_end(self):
-        self._eval_epoch_end("val")
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step("test", batch)
-
     def on_test_epoch_start(self):
         super().on_test_epoch_start()
         if self.test_confusion is not None:
             self.test_confusion.reset()  # private states per process under ddp_spawn (see base)
 
     def on_test_epoch_end(self):
-        self._eval_epoch_end("test")
+        super().on_test_epoch_end()
         if self.test_confusion is None:
             return
         matrix = self.test_confusion.compute().cpu()  # every rank: compute is a collective

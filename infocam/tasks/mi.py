@@ -70,17 +70,8 @@ class MIEstimationModule(RegistryTask):
         for metric in metrics.values():
             metric.reset()
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step("val", batch)
-
-    def on_validation_epoch_end(self):
-        self._eval_epoch_end("val")
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step("test", batch)
-
     def on_test_epoch_end(self):
-        self._eval_epoch_end("test")
+        super().on_test_epoch_end()
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "true_mutual_information"):
             mi_true, mi_true_se = datamodule.true_mutual_information()
