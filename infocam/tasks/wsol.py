@@ -60,7 +60,7 @@ class WSOLModule(RegistryTask):
     ) -> None:
         super().__init__(model, loss, optimizer, num_classes, scheduler)
         self.hparams.update({"cam": plain(cam), "localization": plain(localization)})
-        self.stage_metrics = torch.nn.ModuleDict(
+        self.metrics = torch.nn.ModuleDict(
             {
                 stage: torch.nn.ModuleDict(
                     {"acc": MulticlassAccuracy(num_classes, average="micro"), "loss": MeanMetric()}
@@ -106,21 +106,18 @@ class WSOLModule(RegistryTask):
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
-    def on_validation_start(self) -> None:
-        for metric in self.stage_metrics["val"].values():  # see on_test_start
-            metric.reset()
-
-    def validation_step(self, batch, batch_idx):
+    def _eval_step(self, stage: str, batch) -> None:
+        """Validation: classification metrics only (boxes are scored at test time)."""
         x, y = batch[0], batch[1]
         logits = self(x)
-        metrics = self.stage_metrics["val"]
+        metrics = self.metrics[stage]
         metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
         metrics["acc"].update(logits, y)
 
-    def on_validation_epoch_end(self):
-        metrics = self.stage_metrics["val"]
-        self.log("val/acc", metrics["acc"].compute(), prog_bar=True)
-        self.log("val/loss", metrics["loss"].compute())
+    def _eval_epoch_end(self, stage: str) -> None:
+        metrics = self.metrics[stage]
+        self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
+        self.log(f"{stage}/loss", metrics["loss"].compute())
         for metric in metrics.values():
             metric.reset()
 
