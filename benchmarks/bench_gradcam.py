@@ -12,24 +12,16 @@ Both outputs are compared after the same normalisation + resize (correlation pri
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
+
+from timing import timed
 
 from infocam.cams.gradcam import GradCam
 from infocam.localization import normalize_maps, upsample_maps
 from infocam.models.gap_cnn import PlainCNN
 
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -15,13 +15,13 @@ Timings are wall-clock medians; on a shared machine they are noisy.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import scipy.ndimage as ndi
 import torch
 import torch.nn.functional as F
+
+from timing import timed
 
 from infocam.localization import best_iou, cams_to_boxes, connected_component_boxes, threshold_masks
 from infocam.metrics.localization import component_hits, curve_thresholds
@@ -94,14 +94,6 @@ def loop_component_hits(maps, gt, counts, thresholds, deltas):
                 hits[d, j] += best >= delta
     return hits
 
-
-def timed(fn, repeats: int):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
