@@ -16,17 +16,26 @@ Conventions (used everywhere in infocam, ground truth included):
 * Tie rule: when two components of one map have the same (largest) pixel count, the one
   containing the lowest raster-order pixel (smallest ``row * W + col``) wins.
 
-Connected components work on row runs rather than pixels: one vectorised pass finds every
-horizontal run of foreground pixels in the batch, runs in adjacent rows that touch are joined
-by a union-find over the (few) runs (hooking to the smaller index plus pointer jumping), and
-component areas and boxes are scatter reductions over runs. Nothing loops over images.
+Connected components work on row runs rather than pixels, with two interchangeable backends
+(``backend="auto"`` picks ``numba`` for CPU tensors and ``torch`` otherwise; results are
+identical, which the tests check):
+
+* ``torch`` (any device, e.g. GPU): one vectorised pass finds every horizontal run of
+  foreground pixels in the batch, runs in adjacent rows that touch are joined by a union-find
+  over the (few) runs (hooking to the smaller index plus pointer jumping), and component areas
+  and boxes are scatter reductions over runs. Nothing loops over images.
+* ``numba`` (CPU): a compiled kernel (``infocam.run_components``) does the same per map in one
+  read of the map, maps in parallel over the torch intra-op thread count; on a 2-core CPU
+  it is 4-5x faster than the torch backend (``make bench-wsol``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -34,8 +43,11 @@ from torch import Tensor
 from infocam.errors import ConfigError
 
 __all__ = [
+    "BACKENDS",
     "ComponentBoxes",
     "cams_to_boxes",
+    "check_connectivity",
+    "compiled_kernels",
     "connected_component_boxes",
     "largest_component_boxes",
     "normalize_maps",
@@ -57,9 +69,41 @@ def _check_maps(maps: Tensor) -> Tensor:
     return maps
 
 
-def _check_connectivity(connectivity: int) -> None:
+def check_connectivity(connectivity: int) -> None:
     if connectivity not in (4, 8):
         raise ConfigError(f"connectivity must be 4 or 8, got {connectivity!r}")
+
+
+BACKENDS = ("auto", "torch", "numba")
+
+
+def compiled_kernels(maps: Tensor, backend: str = "auto") -> ModuleType | None:
+    """The numba kernel module when ``backend`` selects it for ``maps``, else None (torch path).
+
+    ``auto`` uses the kernels for CPU tensors when numba imports, and torch otherwise; asking
+    for ``numba`` explicitly where it can't run is a ``ConfigError``. The kernels run on as
+    many threads as torch's intra-op pool (``torch.set_num_threads``).
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"localization backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "torch" or (backend == "auto" and maps.device.type != "cpu"):
+        return None
+    if maps.device.type != "cpu":
+        raise ConfigError(f"localization backend 'numba' runs on CPU tensors; these maps are on {maps.device}")
+    try:
+        import numba
+
+        from infocam import run_components
+    except ImportError as err:
+        if backend == "numba":
+            raise ConfigError(f"localization backend 'numba' needs the numba package: {err}") from None
+        return None
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    return run_components
+
+
+def _as_numpy(tensor: Tensor, dtype: torch.dtype) -> np.ndarray:
+    return tensor.detach().to(dtype).contiguous().numpy()
 
 
 def map_ranges(maps: Tensor) -> tuple[Tensor, Tensor]:
@@ -160,7 +204,7 @@ def connected_component_boxes(mask: Tensor, connectivity: int = 8) -> ComponentB
     """All connected components of a ``[B, H, W]`` bool mask batch, with tight boxes and areas."""
     if mask.ndim != 3 or mask.dtype != torch.bool:
         raise ConfigError(f"mask must be a [B, H, W] bool tensor, got {mask.dtype} {tuple(mask.shape)}")
-    _check_connectivity(connectivity)
+    check_connectivity(connectivity)
     _, height, width = mask.shape
     device = mask.device
     row, start, end = _row_runs(mask)
@@ -222,6 +266,7 @@ def cams_to_boxes(
     *,
     image_size: tuple[int, int] | None = None,
     connectivity: int = 8,
+    backend: str = "auto",
 ) -> Tensor:
     """Boxes of a batch of score maps: the paper's box procedure, batched.
 
@@ -229,12 +274,20 @@ def cams_to_boxes(
     when given, min-max normalised, thresholded (``> threshold``), reduced to its largest
     connected component, and boxed. Returns ``[B, 4]`` float boxes ``(x0, y0, x1, y1)`` in
     pixels of the (resized) map, ``x1``/``y1`` exclusive; ``(0, 0, 0, 0)`` where nothing
-    passes the threshold.
+    passes the threshold. ``backend``: see the module doc (same boxes either way).
     """
     maps = _check_maps(maps)
+    check_connectivity(connectivity)
     if image_size is not None:
         maps = upsample_maps(maps, image_size)
-    return largest_component_boxes(threshold_masks(maps, float(threshold)), connectivity)
+    kernels = compiled_kernels(maps, backend)
+    if kernels is None:
+        return largest_component_boxes(threshold_masks(maps, float(threshold)), connectivity)
+    cut = threshold_levels(maps, float(threshold))  # [1, B]
+    out = np.zeros((1, maps.shape[0], 4), dtype=np.float32)
+    touch = 0 if connectivity == 8 else 1
+    kernels.largest_component_boxes(_as_numpy(maps, torch.float32), _as_numpy(cut, torch.float32), touch, out)
+    return torch.from_numpy(out[0])
 
 
 def paired_box_iou(a: Tensor, b: Tensor) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.ndimage as ndi
 import torch
 
@@ -42,7 +43,8 @@ def _reference_hits(maps, gt_boxes, gt_counts, thresholds, deltas):
     return torch.from_numpy(hits)
 
 
-def test_component_hits_match_a_per_image_reference():
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_component_hits_match_a_per_image_reference(backend):
     g = torch.Generator().manual_seed(0)
     low = torch.rand(12, 1, 5, 5, generator=g)
     maps = torch.nn.functional.interpolate(low, size=(40, 40), mode="bilinear", align_corners=False)[:, 0]
@@ -52,18 +54,21 @@ def test_component_hits_match_a_per_image_reference():
     gt_counts = torch.randint(1, 4, (12,), generator=g)
     thresholds = curve_thresholds(20)
     deltas = [0.3, 0.5, 0.7]
-    mine = component_hits(maps, gt_boxes, gt_counts, thresholds, deltas, max_pixels_per_chunk=40 * 40 * 12 * 3)
+    mine = component_hits(
+        maps, gt_boxes, gt_counts, thresholds, deltas, max_pixels_per_chunk=40 * 40 * 12 * 3, backend=backend
+    )
     assert torch.equal(mine, _reference_hits(maps, gt_boxes, gt_counts, thresholds, deltas))
     assert mine.sum() > 0
 
 
-def test_maxboxacc_v2_on_hand_made_maps():
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_maxboxacc_v2_on_hand_made_maps(backend):
     # map 0: a blob exactly on its GT box; map 1: a blob far from its GT box
     maps = torch.zeros(2, 20, 20)
     maps[0, 2:8, 2:8] = 1.0
     maps[1, 12:18, 12:18] = 1.0
     gt = torch.tensor([[[2.0, 2.0, 8.0, 8.0]], [[0.0, 0.0, 6.0, 6.0]]])
-    metric = MaxBoxAccV2(thresholds=[0.0, 0.5], iou_thresholds=[0.3, 0.5, 0.7])
+    metric = MaxBoxAccV2(thresholds=[0.0, 0.5], iou_thresholds=[0.3, 0.5, 0.7], backend=backend)
     metric.update(maps[:1], gt[:1], torch.tensor([1]))
     metric.update(maps[1:], gt[1:], torch.tensor([1]))
     out = metric.compute()
@@ -72,14 +77,15 @@ def test_maxboxacc_v2_on_hand_made_maps():
     assert out["maxboxacc_v2_iou50"].item() == 0.5
 
 
-def test_maxboxacc_v2_takes_the_best_threshold_per_iou_and_any_component():
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_maxboxacc_v2_takes_the_best_threshold_per_iou_and_any_component(backend):
     # a faint wide halo around a bright core; GT = the core at IoU 70, halo only at IoU 30
     m = torch.zeros(1, 30, 30)
     m[0, 5:25, 5:25] = 0.3
     m[0, 10:20, 10:20] = 1.0
     m[0, 0, 29] = 0.9  # a second, tiny component: "all contours" must not hide the core
     gt = torch.tensor([[[10.0, 10.0, 20.0, 20.0]]])
-    metric = MaxBoxAccV2(thresholds=[0.1, 0.5], iou_thresholds=[0.3, 0.7])
+    metric = MaxBoxAccV2(thresholds=[0.1, 0.5], iou_thresholds=[0.3, 0.7], backend=backend)
     metric.update(m, gt, torch.tensor([1]))
     assert metric.hits.tolist() == [[0, 1], [0, 1]]  # halo box 20x20 vs 10x10 core: IoU 0.25
     assert metric.compute()["maxboxacc_v2"].item() == 1.0
@@ -95,3 +101,18 @@ def test_pxap_perfect_and_uninformative_maps():
     inverted = PxAP(thresholds=10)
     inverted.update((~masks).float(), masks)
     assert inverted.compute().item() < 0.2
+
+
+def test_component_hits_backends_agree_on_fractional_boxes_and_a_fine_iou_grid():
+    g = torch.Generator().manual_seed(3)
+    low = torch.rand(16, 1, 6, 6, generator=g)
+    maps = torch.nn.functional.interpolate(low, size=(37, 45), mode="bilinear", align_corners=False)[:, 0]
+    corners = torch.rand(16, 4, 2, generator=g) * 30
+    gt_boxes = torch.cat([corners, corners + 2 + torch.rand(16, 4, 2, generator=g) * 20], -1)  # fractional
+    gt_counts = torch.randint(0, 6, (16,), generator=g)  # 0 boxes and more than K=4 both occur
+    deltas = torch.linspace(0.05, 0.95, 37).tolist()
+    for connectivity in (8, 4):
+        args = (maps, gt_boxes, gt_counts, curve_thresholds(25), deltas, connectivity)
+        fast = component_hits(*args, backend="numba")
+        assert torch.equal(fast, component_hits(*args, backend="torch"))
+        assert 0 < fast.sum() < fast.numel() * 16

@@ -20,79 +20,88 @@ from infocam.localization import (
 )
 
 
-def boxes_of(*maps: torch.Tensor, **kw) -> list[list[float]]:
-    return cams_to_boxes(torch.stack(maps).float(), **kw).tolist()
+BACKENDS = ["torch", "numba"]
 
 
-def test_single_rectangle_box_is_tight_with_exclusive_end():
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-made case runs on both connected-component backends."""
+    return request.param
+
+
+def boxes_of(*maps: torch.Tensor, backend: str, **kw) -> list[list[float]]:
+    return cams_to_boxes(torch.stack(maps).float(), backend=backend, **kw).tolist()
+
+
+def test_single_rectangle_box_is_tight_with_exclusive_end(backend):
     m = torch.zeros(10, 12)
     m[2:5, 3:8] = 1.0  # rows 2..4, cols 3..7
-    assert boxes_of(m) == [[3, 2, 8, 5]]
+    assert boxes_of(m, backend=backend) == [[3, 2, 8, 5]]
 
 
-def test_largest_component_beats_a_brighter_small_one():
+def test_largest_component_beats_a_brighter_small_one(backend):
     m = torch.zeros(20, 20)
     m[1, 1] = 1.0  # one bright pixel
     m[10:16, 4:12] = 0.5  # a big plateau above 20% of the range
-    assert boxes_of(m) == [[4, 10, 12, 16]]
+    assert boxes_of(m, backend=backend) == [[4, 10, 12, 16]]
 
 
-def test_tie_goes_to_component_with_lowest_raster_order_pixel():
+def test_tie_goes_to_component_with_lowest_raster_order_pixel(backend):
     m = torch.zeros(8, 10)
     m[5:7, 0:2] = 1.0  # leftmost, but lower: first pixel 5*10+0 = 50
     m[1:3, 8:10] = 1.0  # same size, first pixel 1*10+8 = 18 -> wins
-    assert boxes_of(m) == [[8, 1, 10, 3]]
+    assert boxes_of(m, backend=backend) == [[8, 1, 10, 3]]
     flipped = torch.zeros(8, 10)
     flipped[1:3, 0:2] = 1.0
     flipped[5:7, 8:10] = 1.0
-    assert boxes_of(flipped) == [[0, 1, 2, 3]]
+    assert boxes_of(flipped, backend=backend) == [[0, 1, 2, 3]]
 
 
-def test_empty_and_all_equal_maps_give_the_empty_box():
-    assert boxes_of(torch.zeros(6, 7), torch.full((6, 7), 3.5), torch.full((6, 7), -2.0)) == [[0, 0, 0, 0]] * 3
+def test_empty_and_all_equal_maps_give_the_empty_box(backend):
+    assert boxes_of(torch.zeros(6, 7), torch.full((6, 7), 3.5), torch.full((6, 7), -2.0), backend=backend) == [[0, 0, 0, 0]] * 3
     # threshold 0 still excludes a flat map: nothing is strictly above its minimum
-    assert boxes_of(torch.zeros(6, 7), threshold=0.0) == [[0, 0, 0, 0]]
+    assert boxes_of(torch.zeros(6, 7), threshold=0.0, backend=backend) == [[0, 0, 0, 0]]
 
 
-def test_boxes_at_image_borders():
+def test_boxes_at_image_borders(backend):
     full = torch.ones(9, 11)
     full[4, 5] = 0.0  # not flat; everything else is foreground
     corner = torch.zeros(9, 11)
     corner[8, 10] = 1.0
     top_left = torch.zeros(9, 11)
     top_left[0, 0:3] = 1.0
-    assert boxes_of(full, corner, top_left) == [[0, 0, 11, 9], [10, 8, 11, 9], [0, 0, 3, 1]]
+    assert boxes_of(full, corner, top_left, backend=backend) == [[0, 0, 11, 9], [10, 8, 11, 9], [0, 0, 3, 1]]
 
 
-def test_threshold_is_strict_on_the_normalised_map():
+def test_threshold_is_strict_on_the_normalised_map(backend):
     m = torch.tensor([[0.0, 0.2, 0.5, 1.0]])
     assert threshold_masks(m[None], 0.2)[0].tolist() == [[False, False, True, True]]
-    assert boxes_of(m, threshold=0.2) == [[2, 0, 4, 1]]
-    assert boxes_of(m, threshold=0.6) == [[3, 0, 4, 1]]
+    assert boxes_of(m, threshold=0.2, backend=backend) == [[2, 0, 4, 1]]
+    assert boxes_of(m, threshold=0.6, backend=backend) == [[3, 0, 4, 1]]
 
 
-def test_diagonal_pixels_join_under_8_but_not_4_connectivity():
+def test_diagonal_pixels_join_under_8_but_not_4_connectivity(backend):
     m = torch.zeros(5, 5)
     m[1, 1] = m[2, 2] = 1.0
     m[4, 4] = 1.0  # a lone pixel: under 4-connectivity three 1-pixel components tie
-    assert boxes_of(m) == [[1, 1, 3, 3]]
-    assert boxes_of(m, connectivity=4) == [[1, 1, 2, 2]]
+    assert boxes_of(m, backend=backend) == [[1, 1, 3, 3]]
+    assert boxes_of(m, connectivity=4, backend=backend) == [[1, 1, 2, 2]]
 
 
-def test_u_shape_is_one_component():
+def test_u_shape_is_one_component(backend):
     """Two arms joined only at the bottom: labels must propagate up the second arm."""
     m = torch.zeros(12, 9)
     m[0:10, 1] = 1.0
     m[0:10, 6] = 1.0
     m[9, 1:7] = 1.0
     m[0:4, 8] = 1.0  # separate, smaller
-    assert boxes_of(m) == [[1, 0, 7, 10]]
+    assert boxes_of(m, backend=backend) == [[1, 0, 7, 10]]
 
 
-def test_image_size_upsamples_before_boxing():
+def test_image_size_upsamples_before_boxing(backend):
     low = torch.zeros(1, 4, 4)
     low[0, 1:3, 1:3] = 1.0
-    up = cams_to_boxes(low, image_size=(32, 32))
+    up = cams_to_boxes(low, image_size=(32, 32), backend=backend)
     x0, y0, x1, y1 = up[0].tolist()
     assert 0 < x0 < 12 and 20 < x1 < 32 and (x0, y0, x1, y1) == (y0, x0, y1, x1)
 
@@ -104,6 +113,10 @@ def test_bad_inputs_are_config_errors():
         cams_to_boxes(torch.zeros(1, 4, 4), threshold=1.5)
     with pytest.raises(ConfigError, match="connectivity"):
         cams_to_boxes(torch.rand(1, 4, 4), connectivity=6)
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        cams_to_boxes(torch.rand(1, 4, 4), backend="opencv")
+    with pytest.raises(ConfigError, match="runs on CPU tensors"):
+        cams_to_boxes(torch.rand(1, 4, 4, device="meta"), backend="numba")
 
 
 def test_iou_is_clamped_for_disjoint_boxes_and_matches_torchvision():
@@ -164,3 +177,41 @@ def test_normalize_maps_range_and_flat_maps():
     n = normalize_maps(m)
     assert n[0].min().item() == 0.0 and n[0].max().item() == 1.0
     assert torch.equal(n[1], torch.zeros(3, 4))
+
+
+def _scipy_largest_box(mask: np.ndarray, connectivity: int) -> list[float]:
+    ref = _scipy_components(mask, connectivity)
+    if not ref:
+        return [0, 0, 0, 0]
+    best = max(range(len(ref)), key=lambda i: (ref[i][4], -i))
+    return list(ref[best][:4])
+
+
+@pytest.mark.parametrize("connectivity", [8, 4])
+@pytest.mark.parametrize("shape", [(17, 29), (1, 40), (33, 1), (64, 64)])
+def test_numba_and_torch_backends_agree_with_scipy_on_random_maps(connectivity, shape):
+    g = torch.Generator().manual_seed(shape[0] * 100 + shape[1] + connectivity)
+    smooth = torch.nn.functional.interpolate(torch.rand(12, 1, 4, 5, generator=g), size=shape, mode="bilinear")[:, 0]
+    noisy = torch.rand(12, *shape, generator=g)
+    maps = torch.cat([smooth, noisy, (noisy * 4).round()])  # rounded: plateaus and equal-area ties
+    maps[0] = 0.0  # flat
+    maps[1, 0, 0] = float("nan")  # NaN range: no foreground on either backend
+    maps[2, -1, -1] = float("inf")
+    for threshold in (0.0, 0.2, 0.5, 0.9):
+        mine = cams_to_boxes(maps, threshold, connectivity=connectivity, backend="numba")
+        assert torch.equal(mine, cams_to_boxes(maps, threshold, connectivity=connectivity, backend="torch"))
+        masks = threshold_masks(maps, threshold).numpy()
+        assert mine.tolist() == [_scipy_largest_box(m, connectivity) for m in masks], f"threshold {threshold}"
+    assert mine[1].tolist() == [0, 0, 0, 0]
+
+
+def test_numba_backend_follows_torch_thread_count():
+    import numba
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        cams_to_boxes(torch.rand(3, 8, 8), backend="numba")
+        assert numba.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

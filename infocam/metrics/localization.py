@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
 from infocam.errors import ConfigError
-from infocam.localization import connected_component_boxes, paired_box_iou, threshold_levels
+from infocam.localization import (
+    check_connectivity,
+    compiled_kernels,
+    connected_component_boxes,
+    paired_box_iou,
+    threshold_levels,
+)
 
 #: IoU thresholds of MaxBoxAccV2 (Choe et al., CVPR 2020)
 MAXBOXACC_IOUS = (0.3, 0.5, 0.7)
@@ -77,17 +84,33 @@ def component_hits(
     iou_thresholds: Sequence[float] = MAXBOXACC_IOUS,
     connectivity: int = 8,
     max_pixels_per_chunk: int = 1 << 25,
+    backend: str = "auto",
 ) -> Tensor:
     """``[D, T]`` number of images of the batch where ANY component's box at threshold ``t``
     has IoU >= ``iou_thresholds[d]`` with ANY ground-truth box ("all contours", best match).
 
     ``maps``: ``[B, H, W]`` at image resolution; thresholds are fractions of the min-max range.
-    Thresholds are processed in chunks of at most ``max_pixels_per_chunk`` mask pixels.
+    ``backend``: as in ``infocam.localization`` (same counts either way). On the torch backend
+    thresholds are processed in chunks of at most ``max_pixels_per_chunk`` mask pixels.
     """
+    check_connectivity(connectivity)
     batch, height, width = maps.shape
     device = maps.device
     levels = threshold_levels(maps, thresholds)  # [T, B]
     deltas = torch.as_tensor(list(iou_thresholds), dtype=torch.float32, device=device)
+    kernels = compiled_kernels(maps, backend)
+    if kernels is not None:
+        best = np.zeros(tuple(levels.shape), dtype=np.float32)  # [T, B] best IoU over components
+        kernels.best_component_iou(
+            maps.detach().float().contiguous().numpy(),
+            levels.contiguous().numpy(),
+            0 if connectivity == 8 else 1,
+            gt_boxes.detach().float().contiguous().numpy(),
+            gt_counts.detach().long().contiguous().numpy(),
+            best,
+        )
+        best = torch.from_numpy(best)
+        return torch.stack([(best >= delta).sum(dim=1) for delta in deltas]).long()
     hits = torch.zeros(len(deltas), levels.shape[0], dtype=torch.long, device=device)
     valid = torch.arange(gt_boxes.shape[1], device=device)[None, :] < gt_counts[:, None]  # [B, K]
     chunk = max(1, max_pixels_per_chunk // max(1, batch * height * width))
@@ -123,9 +146,11 @@ class MaxBoxAccV2(Metric):
         thresholds: int | Sequence[float] = 100,
         iou_thresholds: Sequence[float] = MAXBOXACC_IOUS,
         connectivity: int = 8,
+        backend: str = "auto",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.backend = backend
         self.thresholds = curve_thresholds(thresholds)
         self.iou_thresholds = [float(d) for d in iou_thresholds]
         self.connectivity = connectivity
@@ -135,7 +160,9 @@ class MaxBoxAccV2(Metric):
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, maps: Tensor, gt_boxes: Tensor, gt_counts: Tensor) -> None:
-        self.hits += component_hits(maps, gt_boxes, gt_counts, self.thresholds, self.iou_thresholds, self.connectivity)
+        self.hits += component_hits(
+            maps, gt_boxes, gt_counts, self.thresholds, self.iou_thresholds, self.connectivity, backend=self.backend
+        )
         self.count += maps.shape[0]
 
     def compute(self) -> dict[str, Tensor]:

@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 import infocam.cams  # noqa: F401  (registers the CAM methods)
 from infocam.cams.base import CamMethod
 from infocam.errors import ConfigError, DataError
-from infocam.localization import best_iou, largest_component_boxes, threshold_masks, upsample_maps
+from infocam.localization import BACKENDS, best_iou, cams_to_boxes, upsample_maps
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
@@ -23,6 +23,7 @@ DEFAULT_LOCALIZATION = {
     "curve_thresholds": 100,  # MaxBoxAccV2 / PxAP grid: 0.00, 0.01, ..., 0.99
     "iou_thresholds": [0.3, 0.5, 0.7],  # MaxBoxAccV2
     "connectivity": 8,
+    "backend": "auto",  # connected components: auto | torch | numba (see infocam.localization)
     "num_overlays": 16,  # first N test images (as rank 0 sees them) drawn to overlays/
 }
 
@@ -86,11 +87,13 @@ class WSOLModule(RegistryTask):
             raise ConfigError(f"unknown localization keys {sorted(unknown)}; known: {sorted(DEFAULT_LOCALIZATION)}")
         if not 0 <= float(loc["threshold"]) < 1:
             raise ConfigError(f"localization.threshold must be in [0, 1), got {loc['threshold']}")
+        if loc["backend"] not in BACKENDS:
+            raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {loc['backend']!r}")
         self.localization = loc
         self.cam_method = build_cam(self.cam_spec)
         self.cam_method.check_model(self.net)
         self.box_accuracy = BoxAccuracy(loc["iou_threshold"])
-        self.maxboxacc = MaxBoxAccV2(loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"])
+        self.maxboxacc = MaxBoxAccV2(loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"])
         self.pxap = PxAP(loc["curve_thresholds"])
         self._overlays: list[dict[str, torch.Tensor]] = []
         self._has_masks = False
@@ -147,7 +150,9 @@ class WSOLModule(RegistryTask):
         predicted = result.logits.argmax(dim=1)
         gt_maps, pred_maps = (upsample_maps(m, size) for m in result.maps)
         both = torch.cat([gt_maps, pred_maps])
-        boxes = largest_component_boxes(threshold_masks(both, float(loc["threshold"])), int(loc["connectivity"]))
+        boxes = cams_to_boxes(
+            both, float(loc["threshold"]), connectivity=int(loc["connectivity"]), backend=loc["backend"]
+        )
         gt_box, pred_box = boxes.split(images.shape[0])
         gt_iou = best_iou(gt_box, gt_boxes, gt_counts)
         pred_iou = best_iou(pred_box, gt_boxes, gt_counts)
