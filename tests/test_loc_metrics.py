@@ -116,3 +116,7 @@ def test_component_hits_backends_agree_on_fractional_boxes_and_a_fine_iou_grid()
         fast = component_hits(*args, backend="numba")
         assert torch.equal(fast, component_hits(*args, backend="torch"))
         assert 0 < fast.sum() < fast.numel() * 16
+
+
+def test_pxap_without_any_mask_is_nan_not_a_score():
+    assert torch.isnan(PxAP(thresholds=10).compute())

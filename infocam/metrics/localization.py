@@ -190,6 +190,7 @@ class PxAP(Metric):
         for name in ("tp", "fp"):
             self.add_state(name, default=torch.zeros(n, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("positives", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("images", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, maps: Tensor, masks: Tensor) -> None:
         levels = threshold_levels(maps, self.thresholds)  # [T, B]
@@ -200,8 +201,12 @@ class PxAP(Metric):
             self.tp[t] += (fg & masks).sum()
             self.fp[t] += (fg & ~masks).sum()
         self.positives += masks.sum()
+        self.images += masks.shape[0]
 
     def compute(self) -> Tensor:
+        """PxAP over every rank's images; NaN when no rank saw a mask (nothing to score)."""
+        if int(self.images) == 0:
+            return torch.tensor(float("nan"), dtype=torch.float64, device=self.tp.device)
         tp, fp = self.tp.double(), self.fp.double()
         precision = torch.where(tp + fp > 0, tp / (tp + fp).clamp_min(1), torch.ones_like(tp))
         recall = tp / self.positives.clamp_min(1).double()

@@ -96,7 +96,6 @@ class WSOLModule(RegistryTask):
         self.maxboxacc = MaxBoxAccV2(loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"])
         self.pxap = PxAP(loc["curve_thresholds"])
         self._overlays: list[dict[str, torch.Tensor]] = []
-        self._has_masks = False
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Record the task class, so ``infocam-eval ckpt_path=...`` rebuilds it without ``task=``."""
@@ -132,7 +131,6 @@ class WSOLModule(RegistryTask):
         for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
             metric.reset()
         self._overlays = []
-        self._has_masks = False
 
     def test_step(self, batch, batch_idx):
         if not isinstance(batch, (tuple, list)) or len(batch) < 4:
@@ -159,7 +157,6 @@ class WSOLModule(RegistryTask):
         self.box_accuracy.update(gt_iou, pred_iou, predicted == labels)
         self.maxboxacc.update(gt_maps, gt_boxes, gt_counts)
         if len(batch) >= 5:
-            self._has_masks = True
             self.pxap.update(gt_maps, batch[4])
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
 
@@ -188,8 +185,9 @@ class WSOLModule(RegistryTask):
         self.log("test/num_images", acc["count"].float())
         for key, value in self.maxboxacc.compute().items():
             self.log(f"test/{key}", value.float())
-        if self._has_masks:
-            self.log("test/pxap", self.pxap.compute().float())
+        pxap = self.pxap.compute()  # on every rank: syncing the states is a collective
+        if not torch.isnan(pxap):  # some rank saw masks
+            self.log("test/pxap", pxap.float())
         for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
             metric.reset()
         self._write_overlays()
