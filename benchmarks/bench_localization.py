@@ -1,6 +1,6 @@
 """Batched map -> box -> IoU (infocam.localization) vs a per-image scipy loop, on the same maps.
 
-    python benchmarks/bench_localization.py [--batch 256] [--size 224] [--repeats 7]
+    python benchmarks/bench_localization.py [--batch 256] [--size 224] [--repeats 15]
 
 The loop is the way the original CAM code and the WSOL-evaluation reference work, one image
 at a time: min-max normalise, threshold, label connected components (scipy.ndimage.label,
@@ -136,7 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threshold", type=float, default=0.2)
     parser.add_argument("--curve-thresholds", type=int, default=10, help="MaxBoxAccV2 grid size (Choe et al.: 100)")
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2], help="torch intra-op thread counts to time")

@@ -47,6 +47,7 @@ __all__ = [
     "ComponentBoxes",
     "cams_to_boxes",
     "check_connectivity",
+    "compiled_inputs",
     "compiled_kernels",
     "connected_component_boxes",
     "largest_component_boxes",
@@ -91,19 +92,22 @@ def compiled_kernels(maps: Tensor, backend: str = "auto") -> ModuleType | None:
     if maps.device.type != "cpu":
         raise ConfigError(f"localization backend 'numba' runs on CPU tensors; these maps are on {maps.device}")
     try:
-        import numba
-
         from infocam import run_components
     except ImportError as err:
         if backend == "numba":
             raise ConfigError(f"localization backend 'numba' needs the numba package: {err}") from None
         return None
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     return run_components
 
 
-def _as_numpy(tensor: Tensor, dtype: torch.dtype) -> np.ndarray:
-    return tensor.detach().to(dtype).contiguous().numpy()
+def compiled_inputs(maps: Tensor, thresholds: float | Sequence[float] | Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float32 ``[B, H, W]`` maps and ``[T]`` thresholds as numpy arrays for the kernels."""
+    maps = _check_maps(maps)
+    if maps.shape[1] * maps.shape[2] == 0:
+        raise ConfigError(f"maps must have at least one pixel, got {tuple(maps.shape)}")
+    t = torch.as_tensor(thresholds, dtype=torch.float32).reshape(-1)
+    _check_thresholds(t)
+    return maps.detach().to(torch.float32).contiguous().numpy(), t.numpy()
 
 
 def map_ranges(maps: Tensor) -> tuple[Tensor, Tensor]:
@@ -283,10 +287,10 @@ def cams_to_boxes(
     kernels = compiled_kernels(maps, backend)
     if kernels is None:
         return largest_component_boxes(threshold_masks(maps, float(threshold)), connectivity)
-    cut = threshold_levels(maps, float(threshold))  # [1, B]
+    values, levels = compiled_inputs(maps, float(threshold))
     out = np.zeros((1, maps.shape[0], 4), dtype=np.float32)
     touch = 0 if connectivity == 8 else 1
-    kernels.largest_component_boxes(_as_numpy(maps, torch.float32), _as_numpy(cut, torch.float32), touch, out)
+    kernels.run_over_maps(kernels.largest_component_boxes, values, levels, torch.get_num_threads(), touch, out)
     return torch.from_numpy(out[0])
 
 

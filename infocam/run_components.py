@@ -10,6 +10,12 @@ thresholds each row, records its foreground runs without branching on pixel valu
 runs that touch the previous row's runs in a union-find over runs, and reduces the
 components to boxes, all in one read of the map (about 6 ms on one core, 3 ms on two).
 
+Maps are shared out over plain Python threads (the kernels release the GIL), not numba's
+``parallel=True``: numba's OpenMP threading layer kills any forked child that uses it after
+the parent did (DataLoader workers, ``ddp_fork``), and its workqueue layer aborts on calls
+from two threads at once. A fresh thread pool per call is safe in both cases and costs
+well under a millisecond.
+
 Semantics are those of ``infocam.localization`` exactly (tested against it and against
 scipy): a pixel is foreground when ``value > cut`` (a NaN cut or pixel is background),
 boxes are ``(x0, y0, x1, y1)`` with x1/y1 exclusive, 8- or 4-connectivity, and the largest
@@ -19,8 +25,11 @@ Imported lazily: numba compiles each kernel once (cached on disk) on first use.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True)
@@ -98,18 +107,18 @@ def _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1) -> 
         area[root] += run_end[q] - run_start[q]
 
 
-@njit(parallel=True, cache=True)
-def largest_component_boxes(maps, cuts, touch, out) -> None:
-    """``out[t, b]`` = box of the largest component of ``maps[b] > cuts[t, b]`` (zeros if none).
+@njit(cache=True, nogil=True)
+def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
+    """``out[t, b]`` = box of the largest component of ``maps[b] > cuts[t, b]`` (zeros if none),
+    for the maps ``first <= b < stop`` and every ``t``.
 
     ``maps``: float32 ``[B, H, W]``; ``cuts``: float32 ``[T, B]``; ``out``: float32 ``[T, B, 4]``.
     """
-    num_cuts, batch = cuts.shape
     height, width = maps.shape[1], maps.shape[2]
     capacity = height * ((width + 1) // 2)
-    for task in prange(num_cuts * batch):
-        t = task // batch
-        b = task - t * batch
+    for task in range(first * cuts.shape[0], stop * cuts.shape[0]):
+        b = task // cuts.shape[0]
+        t = task - b * cuts.shape[0]
         run_row = np.empty(capacity, np.int32)
         run_start = np.empty(capacity, np.int32)
         run_end = np.empty(capacity, np.int32)
@@ -154,19 +163,19 @@ def _iou(ax0, ay0, ax1, ay1, g) -> np.float32:
     return zero
 
 
-@njit(parallel=True, cache=True)
-def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out) -> None:
+@njit(cache=True, nogil=True)
+def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out, first, stop) -> None:
     """``out[t, b]`` = best IoU of ANY component box of ``maps[b] > cuts[t, b]`` with ANY of the
-    first ``gt_counts[b]`` boxes of ``gt_boxes[b]`` (MaxBoxAccV2's "all contours"); 0 if none.
+    first ``gt_counts[b]`` boxes of ``gt_boxes[b]`` (MaxBoxAccV2's "all contours"); 0 if none;
+    for the maps ``first <= b < stop`` and every ``t``.
 
     ``gt_boxes``: float32 ``[B, K, 4]``; ``gt_counts``: int64 ``[B]``; ``out``: float32 ``[T, B]``.
     """
-    num_cuts, batch = cuts.shape
     height, width = maps.shape[1], maps.shape[2]
     capacity = height * ((width + 1) // 2)
-    for task in prange(num_cuts * batch):
-        t = task // batch
-        b = task - t * batch
+    for task in range(first * cuts.shape[0], stop * cuts.shape[0]):
+        b = task // cuts.shape[0]
+        t = task - b * cuts.shape[0]
         run_row = np.empty(capacity, np.int32)
         run_start = np.empty(capacity, np.int32)
         run_end = np.empty(capacity, np.int32)
@@ -189,3 +198,41 @@ def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out) -> None:
             for k in range(min(gt_counts[b], gt_boxes.shape[1])):
                 best = max(best, _iou(bx0, by0, bx1, by1, gt_boxes[b, k]))
         out[t, b] = best
+
+
+def map_cuts(maps: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None:
+    """``out[t, b] = min + t * (max - min)`` of each map, float32 operation for operation as
+    ``infocam.localization.threshold_levels`` (so NaN anywhere in a map gives a NaN cut)."""
+    flat = maps.reshape(maps.shape[0], -1)
+    low, high = flat.min(axis=1), flat.max(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN maps: NaN cuts, as in torch
+        np.add(low[None, :], thresholds[:, None] * (high - low)[None, :], out=out)
+
+
+def run_over_maps(kernel: Callable[..., None], maps: np.ndarray, thresholds: np.ndarray, threads: int, *args: Any) -> None:
+    """Per chunk of maps, on its own thread: the cuts, then ``kernel(maps, cuts, *args, first, stop)``.
+
+    The cuts are computed here, in the chunk's thread, rather than by torch beforehand: numpy
+    and the kernels release the GIL, while torch's OpenMP workers keep spinning for a while
+    after a parallel op and would take the core this pool's second thread needs (measured:
+    8.0 ms instead of 5.3 ms for 256 maps at 224x224 on 2 cores). The calling thread takes
+    the first chunk; the others go to a pool made for this call.
+    """
+    batch = maps.shape[0]
+    cuts = np.empty((thresholds.shape[0], batch), dtype=np.float32)
+
+    def chunk(first: int, stop: int) -> None:
+        map_cuts(maps[first:stop], thresholds, cuts[:, first:stop])
+        kernel(maps, cuts, *args, first, stop)
+
+    threads = max(1, min(int(threads), batch))
+    bounds = np.linspace(0, batch, threads + 1).round().astype(np.int64)
+    chunks = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    if threads == 1:
+        chunk(0, batch)
+        return
+    with ThreadPoolExecutor(max_workers=threads - 1) as pool:
+        pending = [pool.submit(chunk, lo, hi) for lo, hi in chunks[1:]]
+        chunk(*chunks[0])
+        for future in pending:
+            future.result()

@@ -119,4 +119,5 @@ def test_component_hits_backends_agree_on_fractional_boxes_and_a_fine_iou_grid()
 
 
 def test_pxap_without_any_mask_is_nan_not_a_score():
-    assert torch.isnan(PxAP(thresholds=10).compute())
+    with pytest.warns(UserWarning, match="before the ``update``"):
+        assert torch.isnan(PxAP(thresholds=10).compute())

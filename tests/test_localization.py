@@ -16,6 +16,7 @@ from infocam.localization import (
     largest_component_boxes,
     normalize_maps,
     paired_box_iou,
+    threshold_levels,
     threshold_masks,
 )
 
@@ -205,13 +206,49 @@ def test_numba_and_torch_backends_agree_with_scipy_on_random_maps(connectivity, 
     assert mine[1].tolist() == [0, 0, 0, 0]
 
 
-def test_numba_backend_follows_torch_thread_count():
-    import numba
+def _boxes_in_child(maps, queue) -> None:
+    queue.put(cams_to_boxes(maps, backend="numba").tolist())  # plain data: the child exits first
 
+
+def test_numba_backend_works_in_a_forked_child_and_from_several_threads():
+    """DataLoader workers and ddp_fork fork after the parent has used the kernel; threaded
+    callers may run it at once. Neither may hang, abort, or change a box."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    maps = torch.rand(6, 40, 40, generator=torch.Generator().manual_seed(5))
+    expected = cams_to_boxes(maps, backend="torch")
     before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the kernel's own pool is in use when the fork happens
     try:
-        torch.set_num_threads(1)
-        cams_to_boxes(torch.rand(3, 8, 8), backend="numba")
-        assert numba.get_num_threads() == 1
+        assert torch.equal(cams_to_boxes(maps, backend="numba"), expected)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_boxes_in_child, args=(maps, queue))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0, f"forked child exited with {child.exitcode}"
+        assert queue.get(timeout=5) == expected.tolist()
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: cams_to_boxes(maps, backend="numba"), range(8)))
+        assert all(torch.equal(r, expected) for r in results)
     finally:
         torch.set_num_threads(before)
+
+
+def test_compiled_cuts_equal_threshold_levels_bit_for_bit():
+    """The numba path computes its cuts with numpy in its worker threads: same float32 values."""
+    from infocam import run_components
+
+    g = torch.Generator().manual_seed(11)
+    maps = torch.randn(9, 13, 7, generator=g) * torch.logspace(-30, 30, 9)[:, None, None]
+    maps[0] = 0.0
+    maps[1, 2, 3] = float("nan")
+    maps[2, 0, 0] = float("inf")
+    maps[3, 0, 0] = float("-inf")
+    thresholds = torch.tensor([0.0, 0.01, 0.2, 1 / 3, 0.64, 0.99])
+    out = np.empty((6, 9), dtype=np.float32)
+    run_components.map_cuts(maps.numpy(), thresholds.numpy(), out)
+    expected = threshold_levels(maps, thresholds)
+    torch.testing.assert_close(torch.from_numpy(out), expected, rtol=0, atol=0, equal_nan=True)
+    assert torch.isnan(expected[:, 1]).all() and torch.isnan(expected[1:, 3]).all()

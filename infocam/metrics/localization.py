@@ -19,6 +19,7 @@ from torchmetrics import Metric
 from infocam.errors import ConfigError
 from infocam.localization import (
     check_connectivity,
+    compiled_inputs,
     compiled_kernels,
     connected_component_boxes,
     paired_box_iou,
@@ -96,14 +97,16 @@ def component_hits(
     check_connectivity(connectivity)
     batch, height, width = maps.shape
     device = maps.device
-    levels = threshold_levels(maps, thresholds)  # [T, B]
     deltas = torch.as_tensor(list(iou_thresholds), dtype=torch.float32, device=device)
     kernels = compiled_kernels(maps, backend)
     if kernels is not None:
-        best = np.zeros(tuple(levels.shape), dtype=np.float32)  # [T, B] best IoU over components
-        kernels.best_component_iou(
-            maps.detach().float().contiguous().numpy(),
-            levels.contiguous().numpy(),
+        values, fractions = compiled_inputs(maps, thresholds)
+        best = np.zeros((fractions.shape[0], batch), dtype=np.float32)  # [T, B] best IoU over components
+        kernels.run_over_maps(
+            kernels.best_component_iou,
+            values,
+            fractions,
+            torch.get_num_threads(),
             0 if connectivity == 8 else 1,
             gt_boxes.detach().float().contiguous().numpy(),
             gt_counts.detach().long().contiguous().numpy(),
@@ -111,6 +114,7 @@ def component_hits(
         )
         best = torch.from_numpy(best)
         return torch.stack([(best >= delta).sum(dim=1) for delta in deltas]).long()
+    levels = threshold_levels(maps, thresholds)  # [T, B]
     hits = torch.zeros(len(deltas), levels.shape[0], dtype=torch.long, device=device)
     valid = torch.arange(gt_boxes.shape[1], device=device)[None, :] < gt_counts[:, None]  # [B, K]
     chunk = max(1, max_pixels_per_chunk // max(1, batch * height * width))
