@@ -32,7 +32,17 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+def _compiled(function: Callable) -> Callable:
+    """``numba.njit`` without the GIL, cached on disk where numba finds a writable place
+    (the package's ``__pycache__``, ``NUMBA_CACHE_DIR`` or the user's cache directory);
+    compiled in memory on each first use otherwise (e.g. a read-only install without HOME)."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(cache=False, nogil=True)(function)
+
+
+@_compiled
 def _root(parent: np.ndarray, node: int) -> int:
     while parent[node] != node:
         parent[node] = parent[parent[node]]  # path halving
@@ -40,7 +50,7 @@ def _root(parent: np.ndarray, node: int) -> int:
     return node
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _label_runs(values, cut, touch, run_row, run_start, run_end, parent, flips) -> int:
     """Foreground runs of ``values > cut`` in raster order, joined into components.
 
@@ -90,7 +100,7 @@ def _label_runs(values, cut, touch, run_row, run_start, run_end, parent, flips) 
     return count
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1) -> None:
     """Per root run: component area and box extents (y0 is the root run's row)."""
     for q in range(count):
@@ -107,7 +117,7 @@ def _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1) -> 
         area[root] += run_end[q] - run_start[q]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
     """``out[t, b]`` = box of the largest component of ``maps[b] > cuts[t, b]`` (zeros if none),
     for the maps ``first <= b < stop`` and every ``t``.
@@ -148,7 +158,7 @@ def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
             out[t, b, 3] = 0
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _iou(ax0, ay0, ax1, ay1, g) -> np.float32:
     """float32 IoU, operation for operation as ``infocam.localization.paired_box_iou``."""
     zero = np.float32(0.0)
@@ -163,7 +173,7 @@ def _iou(ax0, ay0, ax1, ay1, g) -> np.float32:
     return zero
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out, first, stop) -> None:
     """``out[t, b]`` = best IoU of ANY component box of ``maps[b] > cuts[t, b]`` with ANY of the
     first ``gt_counts[b]`` boxes of ``gt_boxes[b]`` (MaxBoxAccV2's "all contours"); 0 if none;

@@ -252,3 +252,24 @@ def test_compiled_cuts_equal_threshold_levels_bit_for_bit():
     expected = threshold_levels(maps, thresholds)
     torch.testing.assert_close(torch.from_numpy(out), expected, rtol=0, atol=0, equal_nan=True)
     assert torch.isnan(expected[:, 1]).all() and torch.isnan(expected[1:, 3]).all()
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    """A read-only install with no usable cache directory still gets the numba backend."""
+    import importlib
+
+    from numba.core import caching
+
+    import infocam.run_components as run_components
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # as if no directory were writable
+    try:
+        uncached = importlib.reload(run_components)
+        out = np.zeros((1, 2, 4), dtype=np.float32)
+        maps = np.zeros((2, 5, 6), dtype=np.float32)
+        maps[1, 1:3, 2:5] = 1.0
+        uncached.run_over_maps(uncached.largest_component_boxes, maps, np.array([0.2], np.float32), 1, 0, out)
+        assert out[0].tolist() == [[0, 0, 0, 0], [2, 1, 5, 3]]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(run_components)
