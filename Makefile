@@ -70,6 +70,7 @@ demo-wsol: $(STAMP)
 
 # batched map->box->IoU vs a per-image scipy loop: equality check and speed ratio
 bench-wsol: $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python benchmarks/bench_localization.py
 
 clean:
