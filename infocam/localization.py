@@ -61,10 +61,12 @@ __all__ = [
 ]
 
 
-def _check_maps(maps: Tensor) -> Tensor:
+def _check_maps(maps: Tensor, need_pixels: bool = False) -> Tensor:
     if not isinstance(maps, Tensor) or maps.ndim != 3:
         shape = tuple(maps.shape) if isinstance(maps, Tensor) else type(maps).__name__
         raise ConfigError(f"maps must be a [B, H, W] tensor, got {shape}")
+    if need_pixels and maps.shape[1] * maps.shape[2] == 0:
+        raise ConfigError(f"maps must have at least one pixel, got {tuple(maps.shape)}")
     if not maps.is_floating_point():
         maps = maps.float()
     return maps
@@ -102,9 +104,7 @@ def compiled_kernels(maps: Tensor, backend: str = "auto") -> ModuleType | None:
 
 def compiled_inputs(maps: Tensor, thresholds: float | Sequence[float] | Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Checked float32 ``[B, H, W]`` maps and ``[T]`` thresholds as numpy arrays for the kernels."""
-    maps = _check_maps(maps)
-    if maps.shape[1] * maps.shape[2] == 0:
-        raise ConfigError(f"maps must have at least one pixel, got {tuple(maps.shape)}")
+    maps = _check_maps(maps, need_pixels=True)
     t = torch.as_tensor(thresholds, dtype=torch.float32).reshape(-1)
     _check_thresholds(t)
     return maps.detach().to(torch.float32).contiguous().numpy(), t.numpy()
@@ -112,9 +112,7 @@ def compiled_inputs(maps: Tensor, thresholds: float | Sequence[float] | Tensor) 
 
 def map_ranges(maps: Tensor) -> tuple[Tensor, Tensor]:
     """Per-map ``(min, max)`` of a ``[B, H, W]`` batch: ``[B]`` each."""
-    maps = _check_maps(maps)
-    if maps.shape[1] * maps.shape[2] == 0:
-        raise ConfigError(f"maps must have at least one pixel, got {tuple(maps.shape)}")
+    maps = _check_maps(maps, need_pixels=True)
     flat = maps.reshape(maps.shape[0], -1)
     return flat.amin(dim=1), flat.amax(dim=1)  # (aminmax is ~8x slower on CPU here)
 

@@ -118,44 +118,61 @@ def _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1) -> 
 
 
 @_compiled
+def _workspace(height, width):
+    """Per-run arrays for one map, reused across the maps of a kernel call: every entry is
+    written before it is read (``_label_runs`` sets runs and parents, ``_summarise`` sets
+    each root's area and extents first)."""
+    capacity = height * ((width + 1) // 2)  # at most one run per two columns per row
+    return (
+        np.empty(capacity, np.int32),  # run_row
+        np.empty(capacity, np.int32),  # run_start
+        np.empty(capacity, np.int32),  # run_end
+        np.empty(capacity, np.int32),  # parent
+        np.empty(width + 2, np.int32),  # flips
+        np.empty(capacity, np.int64),  # area (at each root)
+        np.empty(capacity, np.int32),  # x0
+        np.empty(capacity, np.int32),  # x1 (exclusive)
+        np.empty(capacity, np.int32),  # y1 (inclusive)
+    )
+
+
+@_compiled
+def _components(values, cut, touch, work) -> int:
+    """Label ``values > cut`` and summarise each component at its root run; returns the run count."""
+    run_row, run_start, run_end, parent, flips, area, x0, x1, y1 = work
+    count = _label_runs(values, cut, touch, run_row, run_start, run_end, parent, flips)
+    _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1)
+    return count
+
+
+@_compiled
 def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
     """``out[t, b]`` = box of the largest component of ``maps[b] > cuts[t, b]`` (zeros if none),
     for the maps ``first <= b < stop`` and every ``t``.
 
     ``maps``: float32 ``[B, H, W]``; ``cuts``: float32 ``[T, B]``; ``out``: float32 ``[T, B, 4]``.
     """
-    height, width = maps.shape[1], maps.shape[2]
-    capacity = height * ((width + 1) // 2)
-    for task in range(first * cuts.shape[0], stop * cuts.shape[0]):
-        b = task // cuts.shape[0]
-        t = task - b * cuts.shape[0]
-        run_row = np.empty(capacity, np.int32)
-        run_start = np.empty(capacity, np.int32)
-        run_end = np.empty(capacity, np.int32)
-        parent = np.empty(capacity, np.int32)
-        flips = np.empty(width + 2, np.int32)
-        count = _label_runs(maps[b], cuts[t, b], touch, run_row, run_start, run_end, parent, flips)
-        area = np.empty(count, np.int64)
-        x0 = np.empty(count, np.int32)
-        x1 = np.empty(count, np.int32)
-        y1 = np.empty(count, np.int32)
-        _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1)
-        best = -1
-        best_area = 0
-        for q in range(count):  # increasing q = raster order: the first of equal areas wins
-            if parent[q] == q and area[q] > best_area:
-                best_area = area[q]
-                best = q
-        if best >= 0:
-            out[t, b, 0] = x0[best]
-            out[t, b, 1] = run_row[best]
-            out[t, b, 2] = x1[best]
-            out[t, b, 3] = y1[best] + 1
-        else:
-            out[t, b, 0] = 0
-            out[t, b, 1] = 0
-            out[t, b, 2] = 0
-            out[t, b, 3] = 0
+    work = _workspace(maps.shape[1], maps.shape[2])
+    run_row, _, _, parent, _, area, x0, x1, y1 = work
+    for b in range(first, stop):
+        for t in range(cuts.shape[0]):
+            count = _components(maps[b], cuts[t, b], touch, work)
+            best = -1
+            best_area = 0
+            for q in range(count):  # increasing q = raster order: the first of equal areas wins
+                if parent[q] == q and area[q] > best_area:
+                    best_area = area[q]
+                    best = q
+            if best >= 0:
+                out[t, b, 0] = x0[best]
+                out[t, b, 1] = run_row[best]
+                out[t, b, 2] = x1[best]
+                out[t, b, 3] = y1[best] + 1
+            else:
+                out[t, b, 0] = 0
+                out[t, b, 1] = 0
+                out[t, b, 2] = 0
+                out[t, b, 3] = 0
 
 
 @_compiled
@@ -181,33 +198,23 @@ def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out, first, stop)
 
     ``gt_boxes``: float32 ``[B, K, 4]``; ``gt_counts``: int64 ``[B]``; ``out``: float32 ``[T, B]``.
     """
-    height, width = maps.shape[1], maps.shape[2]
-    capacity = height * ((width + 1) // 2)
-    for task in range(first * cuts.shape[0], stop * cuts.shape[0]):
-        b = task // cuts.shape[0]
-        t = task - b * cuts.shape[0]
-        run_row = np.empty(capacity, np.int32)
-        run_start = np.empty(capacity, np.int32)
-        run_end = np.empty(capacity, np.int32)
-        parent = np.empty(capacity, np.int32)
-        flips = np.empty(width + 2, np.int32)
-        count = _label_runs(maps[b], cuts[t, b], touch, run_row, run_start, run_end, parent, flips)
-        area = np.empty(count, np.int64)
-        x0 = np.empty(count, np.int32)
-        x1 = np.empty(count, np.int32)
-        y1 = np.empty(count, np.int32)
-        _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1)
-        best = np.float32(0.0)
-        for q in range(count):
-            if parent[q] != q:
-                continue
-            bx0 = np.float32(x0[q])
-            by0 = np.float32(run_row[q])
-            bx1 = np.float32(x1[q])
-            by1 = np.float32(y1[q] + 1)
-            for k in range(min(gt_counts[b], gt_boxes.shape[1])):
-                best = max(best, _iou(bx0, by0, bx1, by1, gt_boxes[b, k]))
-        out[t, b] = best
+    work = _workspace(maps.shape[1], maps.shape[2])
+    run_row, _, _, parent, _, _, x0, x1, y1 = work
+    for b in range(first, stop):
+        num_boxes = min(gt_counts[b], gt_boxes.shape[1])
+        for t in range(cuts.shape[0]):
+            count = _components(maps[b], cuts[t, b], touch, work)
+            best = np.float32(0.0)
+            for q in range(count):
+                if parent[q] != q:
+                    continue
+                bx0 = np.float32(x0[q])
+                by0 = np.float32(run_row[q])
+                bx1 = np.float32(x1[q])
+                by1 = np.float32(y1[q] + 1)
+                for k in range(num_boxes):
+                    best = max(best, _iou(bx0, by0, bx1, by1, gt_boxes[b, k]))
+            out[t, b] = best
 
 
 def map_cuts(maps: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None:
