@@ -238,7 +238,7 @@ def test_numba_backend_works_in_a_forked_child_and_from_several_threads():
 
 def test_compiled_cuts_equal_threshold_levels_bit_for_bit():
     """The numba path computes its cuts with numpy in its worker threads: same float32 values."""
-    from infocam import run_components
+    from infocam.localization import _run_components as run_components
 
     g = torch.Generator().manual_seed(11)
     maps = torch.randn(9, 13, 7, generator=g) * torch.logspace(-30, 30, 9)[:, None, None]
@@ -260,7 +260,7 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
 
     from numba.core import caching
 
-    import infocam.run_components as run_components
+    import infocam.localization._run_components as run_components
 
     monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # as if no directory were writable
     try:

@@ -177,7 +177,7 @@ def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
 
 @_compiled
 def _iou(ax0, ay0, ax1, ay1, g) -> np.float32:
-    """float32 IoU, operation for operation as ``infocam.localization.paired_box_iou``."""
+    """float32 IoU, operation for operation as ``infocam.localization.boxes.paired_box_iou``."""
     zero = np.float32(0.0)
     iw = max(min(ax1, g[2]) - max(ax0, g[0]), zero)
     ih = max(min(ay1, g[3]) - max(ay0, g[1]), zero)
@@ -219,7 +219,7 @@ def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out, first, stop)
 
 def map_cuts(maps: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None:
     """``out[t, b] = min + t * (max - min)`` of each map, float32 operation for operation as
-    ``infocam.localization.threshold_levels`` (so NaN anywhere in a map gives a NaN cut)."""
+    ``infocam.localization.boxes.threshold_levels`` (so NaN anywhere in a map gives a NaN cut)."""
     flat = maps.reshape(maps.shape[0], -1)
     low, high = flat.min(axis=1), flat.max(axis=1)
     with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN maps: NaN cuts, as in torch

@@ -24,7 +24,7 @@ identical, which the tests check):
   foreground pixels in the batch, runs in adjacent rows that touch are joined by a union-find
   over the (few) runs (hooking to the smaller index plus pointer jumping), and component areas
   and boxes are scatter reductions over runs. Nothing loops over images.
-* ``numba`` (CPU): a compiled kernel (``infocam.run_components``) does the same per map in one
+* ``numba`` (CPU): a compiled kernel (``infocam.localization._run_components``) does the same per map in one
   read of the map, maps in parallel over the torch intra-op thread count; on a 2-core CPU
   it is 4-5x faster than the torch backend (``make bench-wsol``).
 """
@@ -94,7 +94,7 @@ def compiled_kernels(maps: Tensor, backend: str = "auto") -> ModuleType | None:
     if maps.device.type != "cpu":
         raise ConfigError(f"localization backend 'numba' runs on CPU tensors; these maps are on {maps.device}")
     try:
-        from infocam import run_components
+        from infocam.localization import _run_components as run_components
     except ImportError as err:
         if backend == "numba":
             raise ConfigError(f"localization backend 'numba' needs the numba package: {err}") from None
