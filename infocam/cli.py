@@ -14,9 +14,11 @@ import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
+from infocam.configs import config_dir
 from infocam.errors import ConfigError, InfocamError
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+CONFIG_DIR = str(config_dir())
 
 
 def _user_error(err: BaseException) -> InfocamError | None:
