@@ -65,8 +65,19 @@ class RegistryTask(L.LightningModule):
         self.net = MODELS.create(model_name, num_classes=num_classes, **dict(model_kwargs or {}), **model_args)
         self.loss_fn = LOSSES.create(loss_name, num_classes=num_classes, **loss_args)
 
+    #: reporting.dispatch.REPORTS key that ``infocam-eval`` builds after testing (None: no report)
+    report_kind: str | None = None
+
     def forward(self, x):
         return self.net(x)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Record the task class, so ``infocam-eval ckpt_path=...`` rebuilds any task without ``task=``."""
+        checkpoint["infocam_task"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def configure_evaluation(self, **settings: Any) -> None:
+        """Evaluation settings that ``infocam-eval`` swaps in after loading (e.g. WSOL's ``cam``);
+        tasks without any ignore them."""
 
     def setup(self, stage: str) -> None:
         """Class priors come from the training labels the DataModule actually serves."""

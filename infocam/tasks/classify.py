@@ -14,15 +14,9 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from infocam.io import atomic_write_bytes, atomic_write_text
 from infocam.tasks.base import RegistryTask
+from infocam.tasks.batch import unpack_batch
 
 log = logging.getLogger(__name__)
-
-
-def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
-    """(images, labels) from a tuple batch (cached tensors) or a dict batch (CUB samples)."""
-    if isinstance(batch, Mapping):
-        return batch["image"], batch["label"]
-    return batch[0], batch[1]
 
 
 class ClassificationModule(RegistryTask):
@@ -67,7 +61,8 @@ class ClassificationModule(RegistryTask):
         self.test_confusion = MulticlassConfusionMatrix(num_classes) if confusion_matrix else None
 
     def training_step(self, batch, batch_idx):
-        x, y = unpack_batch(batch)
+        batch = unpack_batch(batch)
+        x, y = batch.images, batch.labels
         logits = self(x)
         loss = self.loss_fn(logits, y)
         self.train_acc(logits.detach(), y)
@@ -76,7 +71,8 @@ class ClassificationModule(RegistryTask):
         return loss
 
     def _eval_step(self, stage: str, batch) -> None:
-        x, y = unpack_batch(batch)
+        batch = unpack_batch(batch)
+        x, y = batch.images, batch.labels
         logits = self(x)
         metrics = self.metrics[stage]
         metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
