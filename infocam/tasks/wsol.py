@@ -12,21 +12,12 @@ from torchmetrics.classification import MulticlassAccuracy
 import infocam.cams  # noqa: F401  (registers the CAM methods)
 from infocam.cams.base import CamMethod
 from infocam.errors import ConfigError, DataError
-from infocam.localization import BACKENDS, best_iou, cams_to_boxes, upsample_maps
+from infocam.localization import best_iou, cams_to_boxes, upsample_maps
+from infocam.localization.settings import localization_settings
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
-
-DEFAULT_LOCALIZATION = {
-    "threshold": 0.2,  # the paper's box: values above 20% of the map's range
-    "iou_threshold": 0.5,  # GT-known / Top-1 Loc
-    "curve_thresholds": 100,  # MaxBoxAccV2 / PxAP grid: 0.00, 0.01, ..., 0.99
-    "iou_thresholds": [0.3, 0.5, 0.7],  # MaxBoxAccV2
-    "connectivity": 8,
-    "backend": "auto",  # connected components: auto | torch | numba (see infocam.localization)
-    "num_overlays": 16,  # first N test images (as rank 0 sees them) drawn to overlays/
-}
-
+from infocam.tasks.batch import unpack_batch
 
 def build_cam(spec: Mapping[str, Any] | None) -> CamMethod:
     spec = dict(plain(spec) or {"name": "cam"})
@@ -80,37 +71,34 @@ class WSOLModule(RegistryTask):
             self.cam_spec = dict(plain(cam))
         elif not hasattr(self, "cam_spec"):
             self.cam_spec = dict(plain(self.hparams.get("cam")) or {"name": "cam"})
-        loc = {**DEFAULT_LOCALIZATION, **dict(plain(self.hparams.get("localization")) or {})}
-        loc.update(dict(plain(localization) or {}))
-        unknown = set(loc) - set(DEFAULT_LOCALIZATION)
-        if unknown:
-            raise ConfigError(f"unknown localization keys {sorted(unknown)}; known: {sorted(DEFAULT_LOCALIZATION)}")
-        if not 0 <= float(loc["threshold"]) < 1:
-            raise ConfigError(f"localization.threshold must be in [0, 1), got {loc['threshold']}")
-        if loc["backend"] not in BACKENDS:
-            raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {loc['backend']!r}")
+        loc = localization_settings(plain(self.hparams.get("localization")), plain(localization))
         self.localization = loc
         self.cam_method = build_cam(self.cam_spec)
         self.cam_method.check_model(self.net)
-        self.box_accuracy = BoxAccuracy(loc["iou_threshold"])
-        self.maxboxacc = MaxBoxAccV2(loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"])
-        self.pxap = PxAP(loc["curve_thresholds"])
+        # test metrics depend on these settings; they live in self.metrics["test"] so the base
+        # class's per-epoch reset covers them like every other stage metric
+        self.metrics["test"] = torch.nn.ModuleDict(
+            {
+                "box_accuracy": BoxAccuracy(loc["iou_threshold"]),
+                "maxboxacc": MaxBoxAccV2(
+                    loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"]
+                ),
+                "pxap": PxAP(loc["curve_thresholds"]),
+            }
+        )
         self._overlays: list[dict[str, torch.Tensor]] = []
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Record the task class, so ``infocam-eval ckpt_path=...`` rebuilds it without ``task=``."""
-        checkpoint["infocam_task"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     # -- training -------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
-        x, y = batch[0], batch[1]
-        loss = self.loss_fn(self(x), y)
+        batch = unpack_batch(batch)
+        loss = self.loss_fn(self(batch.images), batch.labels)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
     def _eval_step(self, stage: str, batch) -> None:
         """Validation: classification metrics only (boxes are scored at test time)."""
-        x, y = batch[0], batch[1]
+        batch = unpack_batch(batch)
+        x, y = batch.images, batch.labels
         logits = self(x)
         metrics = self.metrics[stage]
         metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
@@ -120,26 +108,16 @@ class WSOLModule(RegistryTask):
         metrics = self.metrics[stage]
         self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
         self.log(f"{stage}/loss", metrics["loss"].compute())
-        for metric in metrics.values():
-            metric.reset()
 
     # -- localisation ---------------------------------------------------------------------
-    def on_test_start(self) -> None:
-        # ddp_spawn pickles the module into shared memory: without a reset, every rank would
-        # add into the same state tensors (counts doubled, and racy). reset() gives each rank
-        # fresh tensors of its own.
-        for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
-            metric.reset()
+    def on_test_epoch_start(self) -> None:
+        super().on_test_epoch_start()
         self._overlays = []
 
     def test_step(self, batch, batch_idx):
-        if not isinstance(batch, (tuple, list)) or len(batch) < 4:
-            raise DataError(
-                "WSOL evaluation needs a dataset with boxes: test batches must be (images, labels, "
-                "boxes [B, K, 4], box_counts [B][, masks]); this DataModule yields "
-                f"{len(batch) if isinstance(batch, (tuple, list)) else type(batch).__name__} items per batch"
-            )
-        images, labels, gt_boxes, gt_counts = batch[:4]
+        batch = unpack_batch(batch)
+        images, labels = batch.images, batch.labels
+        gt_boxes, gt_counts = batch.require_boxes()
         if images.ndim != 4:
             raise DataError(f"WSOL evaluation needs image batches [B, C, H, W], got {tuple(images.shape)}")
         loc = self.localization
@@ -154,10 +132,10 @@ class WSOLModule(RegistryTask):
         gt_box, pred_box = boxes.split(images.shape[0])
         gt_iou = best_iou(gt_box, gt_boxes, gt_counts)
         pred_iou = best_iou(pred_box, gt_boxes, gt_counts)
-        self.box_accuracy.update(gt_iou, pred_iou, predicted == labels)
-        self.maxboxacc.update(gt_maps, gt_boxes, gt_counts)
-        if len(batch) >= 5:
-            self.pxap.update(gt_maps, batch[4])
+        self.metrics["test"]["box_accuracy"].update(gt_iou, pred_iou, predicted == labels)
+        self.metrics["test"]["maxboxacc"].update(gt_maps, gt_boxes, gt_counts)
+        if batch.masks is not None:
+            self.metrics["test"]["pxap"].update(gt_maps, batch.masks)
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
 
     def _keep_overlays(self, images, maps, boxes, gt_boxes, gt_counts, labels, predicted, ious) -> None:
@@ -179,17 +157,16 @@ class WSOLModule(RegistryTask):
         )
 
     def on_test_epoch_end(self) -> None:
-        acc = self.box_accuracy.compute()
+        metrics = self.metrics["test"]
+        acc = metrics["box_accuracy"].compute()
         for key in ("gt_known_loc", "top1_loc", "top1_cls"):
             self.log(f"test/{key}", acc[key].float())
         self.log("test/num_images", acc["count"].float())
-        for key, value in self.maxboxacc.compute().items():
+        for key, value in metrics["maxboxacc"].compute().items():
             self.log(f"test/{key}", value.float())
-        pxap = self.pxap.compute()  # on every rank: syncing the states is a collective
+        pxap = metrics["pxap"].compute()  # on every rank: syncing the states is a collective
         if not torch.isnan(pxap):  # some rank saw masks
             self.log("test/pxap", pxap.float())
-        for metric in (self.box_accuracy, self.maxboxacc, self.pxap):
-            metric.reset()
         self._write_overlays()
 
     def _write_overlays(self) -> None:
