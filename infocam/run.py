@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.callbacks import AtomicCheckpointIO
+from infocam.checkpoints import load_checkpoint
 from infocam.errors import ConfigError
 from infocam.io import atomic_write_text, ensure_writable_dir, write_metrics
 
@@ -96,7 +97,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     recorded = checkpoint_task_class(ckpt_path)
     task_class = recorded or hydra_target(cfg.task)
-    task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=False)
+    task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
         with open_dict(cfg):
             target = f"{recorded.__module__}.{recorded.__qualname__}"
@@ -105,8 +106,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             for group in ("model", "loss"):  # eval.yaml's defaults did not build anything
                 if group in hparams:
                     cfg[group] = hparams[group]
-    if hasattr(task, "configure_evaluation"):  # e.g. WSOL: cam=..., localization.* from this config
-        task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
+    task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
     trainer.test(task, datamodule=datamodule)
@@ -114,21 +114,33 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
-        report_kind = getattr(task, "report_kind", None)
-        if report_kind:
+        if task.report_kind:
             from infocam.reporting.dispatch import REPORTS
 
-            REPORTS[report_kind](str(output_dir), str(output_dir / "reports"))
+            REPORTS[task.report_kind](str(output_dir), str(output_dir / "reports"))
     return metrics
 
 
 def checkpoint_task_class(ckpt_path: Path) -> type | None:
-    """The task class a checkpoint recorded (``infocam_task``), if it recorded one."""
-    import torch
+    """The task class a checkpoint recorded (``infocam_task``), if it recorded one.
+
+    The file is read with ``weights_only=True`` (no code runs), and only a subclass of the
+    project's task base is accepted, so a crafted ``infocam_task`` cannot name any other class.
+    """
     from hydra.utils import get_class
 
-    name = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get("infocam_task")
-    return get_class(name) if name else None
+    from infocam.tasks.base import RegistryTask
+
+    name = load_checkpoint(ckpt_path, mmap=True).get("infocam_task")
+    if not name:
+        return None
+    try:
+        task_class = get_class(str(name))
+    except Exception:  # noqa: BLE001  (any import failure means the record is unusable)
+        task_class = None
+    if not (isinstance(task_class, type) and issubclass(task_class, RegistryTask)):
+        raise ConfigError(f"{ckpt_path}: records task {name!r}, which is not an infocam task")
+    return task_class
 
 
 def hydra_target(node: DictConfig) -> type:

@@ -1,4 +1,5 @@
-"""Checkpoints written to a temporary file and renamed: a kill mid-save never corrupts last.ckpt."""
+"""Checkpoints written to a temporary file and renamed: a kill mid-save never corrupts last.ckpt;
+read back without running code (resume goes through :func:`infocam.checkpoints.load_checkpoint`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from infocam.checkpoints import load_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -20,3 +23,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        """Always ``weights_only=True``: a resumed file is data, never code."""
+        return load_checkpoint(path, map_location=map_location if map_location is not None else "cpu")

@@ -1,0 +1,44 @@
+"""Reading checkpoints without running code: every load in infocam goes through here."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infocam.errors import ConfigError
+
+# torch's weights-only unpickler names the global (function/class) it would have had to import
+_NEEDS_CODE = re.compile(r"GLOBAL|[Uu]nsupported (global|class)|is blocked")
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with one-line errors.
+
+    A file that needs code to unpickle (a ``__reduce__`` payload, a pickled module) is refused
+    before anything in it runs; a file that is not a torch checkpoint at all says so.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        if _NEEDS_CODE.search(str(err)):
+            raise ConfigError(f"{path}: not a plain checkpoint; refusing to unpickle code") from None
+        raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
+    if not isinstance(checkpoint, dict):
+        raise ConfigError(f"{path} is not a Lightning checkpoint (holds a {type(checkpoint).__name__}, not a dict)")
+    return checkpoint
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
