@@ -2,12 +2,15 @@
 linear classifier's weights, and the region sum of Eq. 14/15.
 
 A model plugs in through the timm interface: ``forward_features(x) -> [B, K, h, w]``,
-``forward_head(features) -> [B, M]`` (global average pooling then a linear layer for the
-weight-based methods) and ``get_classifier() -> nn.Linear``.
+``forward_head(features, pre_logits=False) -> [B, M]`` and ``get_classifier() -> nn.Linear``.
+The weight-based methods need the head to be global average pooling then that linear layer;
+:func:`gap_linear_problem` checks it on the model itself (no flag to declare), so any timm
+model with such a head works and anything else is told to use Grad-CAM.
 """
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -66,16 +69,62 @@ def require_feature_interface(model: nn.Module, method: str) -> None:
         )
 
 
-def linear_classifier(model: nn.Module, method: str) -> nn.Linear:
-    """The GAP + linear head's ``nn.Linear``, or a ConfigError pointing at Grad-CAM."""
-    require_feature_interface(model, method)
+#: models whose head passed :func:`gap_linear_problem` (probed once per model object)
+_VERIFIED_HEADS: "weakref.WeakKeyDictionary[nn.Module, nn.Linear]" = weakref.WeakKeyDictionary()
+
+
+def gap_linear_problem(model: nn.Module) -> str | None:
+    """Why ``model``'s head is not global average pooling + one ``nn.Linear``, or None if it is.
+
+    Checked structurally through timm's interface, on a random probe ``[2, K, 3, 3]`` in eval
+    mode (dropout off) without autocast: ``forward_head(f, pre_logits=True)`` must be the
+    spatial mean of ``f`` (when the model takes ``pre_logits``) and ``forward_head(f)`` must be
+    ``get_classifier()`` applied to that mean. Extra layers in the head (a norm, an MLP, max or
+    attention pooling, a flatten over positions) change one or the other.
+    """
     getter = getattr(model, "get_classifier", None)
     head = getter() if callable(getter) else None
-    if not isinstance(head, nn.Linear) or not getattr(model, "gap_linear_head", False):
+    if not isinstance(head, nn.Linear):
+        return f"get_classifier() gives {type(head).__name__}, not nn.Linear"
+    weight = head.weight
+    probe = torch.rand(2, head.in_features, 3, 3, generator=torch.Generator().manual_seed(0))
+    probe = probe.to(device=weight.device, dtype=weight.dtype)
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad(), torch.autocast(weight.device.type, enabled=False):
+            logits = model.forward_head(probe)
+            try:
+                pooled = model.forward_head(probe, pre_logits=True)
+            except TypeError:  # a head without timm's pre_logits switch: the logits check decides
+                pooled = None
+            expected = head(probe.mean(dim=(2, 3)))
+    except Exception as err:  # noqa: BLE001  (any failure means the head is not GAP + linear)
+        return f"forward_head fails on [2, {head.in_features}, 3, 3] features ({type(err).__name__})"
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    mean = probe.mean(dim=(2, 3))
+    if pooled is not None and (pooled.shape != mean.shape or not torch.allclose(pooled, mean, rtol=1e-4, atol=1e-5)):
+        return "forward_head(pre_logits=True) is not the spatial mean of the features"
+    if logits.shape != expected.shape or not torch.allclose(logits, expected, rtol=1e-4, atol=1e-5):
+        return "forward_head(features) is not get_classifier() applied to their spatial mean"
+    return None
+
+
+def linear_classifier(model: nn.Module, method: str) -> nn.Linear:
+    """The GAP + linear head's ``nn.Linear``, or a one-line ConfigError pointing at Grad-CAM."""
+    require_feature_interface(model, method)
+    head = _VERIFIED_HEADS.get(model)
+    if head is not None and head is model.get_classifier():
+        return head
+    problem = gap_linear_problem(model)
+    if problem:
         raise ConfigError(
-            f"cam={method} needs a global-average-pooling + linear classifier head, which "
-            f"{type(model).__name__} does not declare (gap_linear_head = True); use cam=gradcam"
+            f"cam={method} needs a global-average-pooling + linear classifier head; "
+            f"{type(model).__name__}: {problem}; use cam=gradcam"
         )
+    _VERIFIED_HEADS[model] = head = model.get_classifier()
     return head
 
 

@@ -1,8 +1,8 @@
 """A small CNN with a global-average-pooling + linear head: the CAM test bed before VGG/ResNet-GAP.
 
-It exposes timm's interface (``forward_features``, ``forward_head``, ``get_classifier``) and
-declares ``gap_linear_head = True``, which is what the weight-based CAM methods need; the
-later WSOL backbones plug in the same way.
+It exposes timm's interface (``forward_features``, ``forward_head(x, pre_logits)``,
+``get_classifier``); the weight-based CAM methods check on that interface that the head is
+GAP + linear, as they do for the VGG16/ResNet50 WSOL backbones and timm models.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from infocam.registry import MODELS
 
 class GapCNN(nn.Module):
     """``len(channels)`` blocks of [3x3 conv, BN, ReLU] x 2, each but the last followed by 2x2 max-pool."""
-
-    gap_linear_head = True
 
     def __init__(self, num_classes: int, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3) -> None:
         super().__init__()
@@ -40,8 +38,9 @@ class GapCNN(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.fc(features.mean(dim=(2, 3)))
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        pooled = features.mean(dim=(2, 3))
+        return pooled if pre_logits else self.fc(pooled)
 
     def get_classifier(self) -> nn.Linear:
         return self.fc
@@ -58,8 +57,6 @@ def gap_cnn(num_classes: int, channels: Sequence[int] = (32, 64, 128), in_channe
 class PlainCNN(nn.Module):
     """The same trunk with a flatten + linear head: no GAP, so only Grad-CAM applies to it."""
 
-    gap_linear_head = False
-
     def __init__(self, num_classes: int, channels: Sequence[int] = (16, 32), in_channels: int = 3, image_size: int = 64) -> None:
         super().__init__()
         trunk = GapCNN(num_classes, channels, in_channels)
@@ -70,8 +67,9 @@ class PlainCNN(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.fc(torch.flatten(features, 1))
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        flat = torch.flatten(features, 1)
+        return flat if pre_logits else self.fc(flat)
 
     def get_classifier(self) -> nn.Linear:
         return self.fc

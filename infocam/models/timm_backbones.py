@@ -1,9 +1,10 @@
 """timm backbones, built offline: ``pretrained=False`` always, then weights from a local file.
 
 ``model.weights=PATH`` names a state dict saved with ``torch.save`` (read with
-``weights_only=True``) or a ``.safetensors`` file, e.g. timm's ImageNet weights downloaded once
-by hand. The classifier is re-sized to ``num_classes``; weights of a classifier with another
-number of classes are skipped, every other tensor must match the architecture.
+``weights_only=True``) or a ``.safetensors`` file (``infocam.models.weights``), e.g. timm's
+ImageNet weights downloaded once by hand. The classifier is re-sized to ``num_classes``;
+weights of a classifier with another number of classes are skipped, every other tensor must
+match the architecture.
 """
 
 from __future__ import annotations
@@ -12,32 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import timm
-import torch
 from torch import nn
 
 from infocam.errors import ConfigError
+from infocam.models.weights import COUNTER_SUFFIX, load_state_dict_file, mismatch_message
 from infocam.registry import MODELS
 
-
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"model.weights: weights file {path} does not exist (weights are never downloaded at run time)")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001  (any unreadable file is the user's input)
-        raise ConfigError(f"model.weights: cannot read {path}: {err}") from None
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ConfigError(f"model.weights: {path} does not hold a state dict")
-    return state
+__all__ = ["create_timm", "load_backbone_weights", "load_state_dict_file"]
 
 
 def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
@@ -52,12 +34,12 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
     ]
     for key in skipped:
         del state[key]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    wrong = [k for k in missing if k not in skipped] + list(unexpected)
-    if wrong:
-        raise ConfigError(
-            f"model.weights: {path} does not match the architecture ({len(wrong)} keys differ, e.g. {wrong[:3]})"
-        )
+    missing = [k for k in own.keys() - state.keys() if k not in skipped and not k.endswith(COUNTER_SUFFIX)]
+    wrong_shape = [k for k in state.keys() & own.keys() if tuple(state[k].shape) != tuple(own[k].shape)]
+    message = mismatch_message(path, missing, state.keys() - own.keys(), wrong_shape)
+    if message:
+        raise ConfigError(message)
+    model.load_state_dict(state, strict=False)
 
 
 def create_timm(arch: str, num_classes: int, weights: str | None = None, in_chans: int = 3, **kwargs: Any) -> nn.Module:

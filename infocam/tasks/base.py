@@ -51,6 +51,7 @@ class RegistryTask(L.LightningModule):
         num_classes: int,
         scheduler: Mapping[str, Any] | None = None,
         model_kwargs: Mapping[str, Any] | None = None,
+        lr_mult_new_layers: float = 1.0,
     ) -> None:
         super().__init__()
         # collects the arguments of every __init__ in the subclass chain (e.g. input_dim),
@@ -64,6 +65,14 @@ class RegistryTask(L.LightningModule):
         loss_name, loss_args = split_name(loss, "loss")
         self.net = MODELS.create(model_name, num_classes=num_classes, **dict(model_kwargs or {}), **model_args)
         self.loss_fn = LOSSES.create(loss_name, num_classes=num_classes, **loss_args)
+        self.lr_mult_new_layers = float(lr_mult_new_layers)
+        if self.lr_mult_new_layers <= 0:
+            raise ConfigError(f"task.lr_mult_new_layers must be > 0, got {lr_mult_new_layers!r}")
+        if self.lr_mult_new_layers != 1.0 and not callable(getattr(self.net, "new_layers", None)):
+            raise ConfigError(
+                f"task.lr_mult_new_layers={lr_mult_new_layers} needs a model with new_layers() "
+                f"(e.g. vgg16_gap, resnet50_wsol); model={model_name} has none"
+            )
 
     #: reporting.dispatch.REPORTS key that ``infocam-eval`` builds after testing (None: no report)
     report_kind: str | None = None
@@ -123,8 +132,24 @@ class RegistryTask(L.LightningModule):
                 if isinstance(module, Metric):
                     module.reset()
 
+    def parameter_groups(self, lr: float | None) -> list[dict[str, Any]] | Any:
+        """All parameters, or -- with ``lr_mult_new_layers != 1`` -- two groups: the pretrained
+        body at ``lr`` and the model's ``new_layers()`` (heads not initialised from ImageNet)
+        at ``lr x lr_mult_new_layers``, the WSOL authors' fine-tuning recipe (10x)."""
+        if self.lr_mult_new_layers == 1.0:
+            return self.parameters()
+        if lr is None:
+            raise ConfigError("task.lr_mult_new_layers needs task.optimizer.lr to scale")
+        new_ids = {id(p) for module in self.net.new_layers() for p in module.parameters()}
+        new = [p for p in self.parameters() if id(p) in new_ids]
+        body = [p for p in self.parameters() if id(p) not in new_ids]
+        return [{"params": body}, {"params": new, "lr": float(lr) * self.lr_mult_new_layers}]
+
     def configure_optimizers(self):
-        optimizer = instantiate(plain(self.hparams.optimizer), params=self.parameters(), _convert_="all")
+        optimizer_cfg = plain(self.hparams.optimizer)
+        params = self.parameter_groups(dict(optimizer_cfg).get("lr"))
+        # a partial, so parameter groups reach the optimiser as they are (not through OmegaConf)
+        optimizer = instantiate(optimizer_cfg, _partial_=True, _convert_="all")(params)
         if not self.hparams.scheduler:
             return optimizer
         scheduler_cfg = dict(plain(self.hparams.scheduler))

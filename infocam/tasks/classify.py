@@ -42,8 +42,9 @@ class ClassificationModule(RegistryTask):
         model_kwargs: Mapping[str, Any] | None = None,
         top_k: int | None = 5,
         confusion_matrix: bool = True,
+        lr_mult_new_layers: float = 1.0,
     ) -> None:
-        super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs)
+        super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs, lr_mult_new_layers)
         self.top_k = top_k if top_k and num_classes > top_k else None
 
         def stage_metrics() -> torch.nn.ModuleDict:

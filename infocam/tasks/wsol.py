@@ -49,8 +49,9 @@ class WSOLModule(RegistryTask):
         cam: Mapping[str, Any] | None = None,
         localization: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
+        lr_mult_new_layers: float = 1.0,
     ) -> None:
-        super().__init__(model, loss, optimizer, num_classes, scheduler)
+        super().__init__(model, loss, optimizer, num_classes, scheduler, lr_mult_new_layers=lr_mult_new_layers)
         self.hparams.update({"cam": plain(cam), "localization": plain(localization)})
         self.metrics = torch.nn.ModuleDict(
             {
