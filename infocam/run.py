@@ -97,7 +97,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     recorded = checkpoint_task_class(ckpt_path)
     task_class = recorded or hydra_target(cfg.task)
-    task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+    task = task_class.load_from_checkpoint(
+        ckpt_path, map_location="cpu", weights_only=True, **skip_pretrained_weights(ckpt_path)
+    )
     if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
         with open_dict(cfg):
             target = f"{recorded.__module__}.{recorded.__qualname__}"
@@ -141,6 +143,17 @@ def checkpoint_task_class(ckpt_path: Path) -> type | None:
     if not (isinstance(task_class, type) and issubclass(task_class, RegistryTask)):
         raise ConfigError(f"{ckpt_path}: records task {name!r}, which is not an infocam task")
     return task_class
+
+
+def skip_pretrained_weights(ckpt_path: Path) -> dict[str, Any]:
+    """``load_from_checkpoint`` overrides that build the model without its ``model.weights``
+    file: the checkpoint's state dict replaces those tensors anyway, and the ImageNet file
+    (hundreds of MB, perhaps on another machine) need not be read or even exist at eval time."""
+    hparams = load_checkpoint(ckpt_path, mmap=True).get("hyper_parameters") or {}
+    model = hparams.get("model")
+    if isinstance(model, dict) and model.get("weights"):
+        return {"model": {**model, "weights": None}}
+    return {}
 
 
 def hydra_target(node: DictConfig) -> type:
