@@ -41,7 +41,8 @@ class ADL(nn.Module):
         if not self.training:
             return x
         attention = x.mean(dim=1, keepdim=True)
-        if torch.rand((), device=x.device) < self.drop_rate:
+        # drawn on the CPU generator: no device sync, and seeded like every other torch draw
+        if torch.rand(()).item() < self.drop_rate:
             peak = attention.amax(dim=(2, 3), keepdim=True)
             selected = (attention < self.gamma * peak).to(x.dtype)
         else:

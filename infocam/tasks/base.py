@@ -41,6 +41,8 @@ class RegistryTask(L.LightningModule):
 
     Arguments are primitives (names, numbers, dicts), so ``save_hyperparameters`` captures the
     whole recipe and ``Task.load_from_checkpoint(path)`` rebuilds it alone.
+    ``lr_mult_new_layers`` scales the learning rate of the model's ``new_layers()`` (layers not
+    initialised from ImageNet weights; see :meth:`parameter_groups`).
     """
 
     def __init__(
