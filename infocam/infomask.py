@@ -151,10 +151,8 @@ def random_mask_probability(keep_counts: Tensor, masks: Tensor) -> Tensor:
     k = keep_counts.to(torch.float64)[:, None, None]
     c = masks.sum(0).to(device=k.device, dtype=torch.float64)[None]
     free = num_patches - c
-    log_ratio = (
-        torch.lgamma(free + 1) - torch.lgamma(free - k + 1) - torch.lgamma(torch.tensor(num_patches + 1.0, dtype=torch.float64))
-        + torch.lgamma(num_patches - k + 1)
-    )  # log [C(P - c, k) / C(P, k)] = log [(P-c)! (P-k)! / ((P-c-k)! P!)]
+    # log [C(P - c, k) / C(P, k)] = log [(P-c)! (P-k)! / ((P-c-k)! P!)]
+    log_ratio = torch.lgamma(free + 1) - torch.lgamma(free - k + 1) + torch.lgamma(num_patches - k + 1) - math.lgamma(num_patches + 1)
     missed = torch.where(free >= k, log_ratio.exp(), torch.zeros_like(log_ratio))
     return (1 - missed).float()
 
