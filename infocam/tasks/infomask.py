@@ -87,7 +87,8 @@ class InfoMaskModule(ClassificationModule):
 
     def test_step(self, batch, batch_idx):
         self._eval_step("test", batch)
-        images, ink = unpack_batch(batch).images, ink_of(batch)
+        read = unpack_batch(batch)
+        images, ink = read.images, ink_of(batch)
         s = self.settings
         target = torch.full((images.shape[0],), int(s["target_class"]), device=images.device, dtype=torch.long)
         scored = patch_scores(self.net, images, target, int(s["patch_size"]), s["stride"], s["fill"], str(s["score"]))
@@ -99,7 +100,7 @@ class InfoMaskModule(ClassificationModule):
         }
         for name, mask in masks.items():
             self.ink_metrics[name].update(mask, ink)
-        self._keep_examples(images, scored.pixel_map(), masks["infomask"], masks["cammask"], unpack_batch(batch).labels)
+        self._keep_examples(images, scored.pixel_map(), masks["infomask"], masks["cammask"], read.labels)
 
     def _cam_mask(self, images: Tensor, target: Tensor) -> Tensor:
         maps = self.cam_method.compute(self.net, images, [target]).maps[0]
@@ -136,8 +137,9 @@ class InfoMaskModule(ClassificationModule):
 
         for logger in self.loggers:
             if isinstance(logger, WandbLogger):
-                from PIL import Image
                 import io
+
+                from PIL import Image
 
                 logger.log_image(key="test/infomask_grid", images=[Image.open(io.BytesIO(png)).convert("RGB")])
         self._examples = []
