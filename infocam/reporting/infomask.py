@@ -29,7 +29,7 @@ def run_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
             continue
         settings = run.config.get("infomask") or {}
         task = run.config.get("task") or {}
-        cam = task.get("cam") or run.config.get("cam") or {}
+        cam = run.config.get("cam") or task.get("cam") or {}  # infocam-eval cam=... replaces the trained one
         row = {
             "target_digit": run.config.get("data", {}).get("target_digit"),
             "seed": run.config.get("seed"),
