@@ -23,7 +23,7 @@ from infocam.infomask import (
 )
 from infocam.metrics import InkSurvival, StochasticSoftmaxBounds
 from infocam.reporting.dispatch import build_report
-from infocam.run import train
+from infocam.run import evaluate, train
 from infocam.tasks.classify import ClassificationModule, stochastic_logits
 
 
@@ -304,3 +304,22 @@ def test_infomask_experiment_end_to_end_on_idx_fixture(make_cfg, tmp_path):
     assert "| CAM map (cam=infocam) |" in table
     rows = (tmp_path / "reports" / "infomask.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[0].startswith("target_digit,seed,cam,patch_size")
+
+
+@pytest.mark.slow
+def test_ink_scores_under_ddp_equal_one_process(make_cfg, tmp_path):
+    """61 test composites in batches of 10 on 2 ranks: uneven shards, no padding, summed states."""
+    make_mnist(tmp_path / "data", train_per_class=(10,) * 10, test_per_class=(4,) * 10)
+    data = [f"data.root={tmp_path / 'data'}", "data.num_train=60", "data.num_val=20", "data.num_test=61",
+            "data.eval_batch_size=10", "data.batch_size=20"]
+    train(make_cfg(["experiment=infomask_mnist", *data, "model.channels=[4,8]", "trainer.max_epochs=1", *QUIET],
+                   output_dir=tmp_path / "train"))
+    ckpt = next((tmp_path / "train" / "checkpoints").glob("epoch_*.ckpt"))
+    args = [*data, "data=mnist_composite", f"ckpt_path={ckpt}", "logger=none", "trainer.enable_progress_bar=false"]
+    single = evaluate(make_cfg([*args, "trainer=cpu"], "eval", tmp_path / "single"))
+    ddp = evaluate(make_cfg([*args, "trainer=ddp_cpu"], "eval", tmp_path / "ddp"))
+    keys = [f"test/{m}_{o}_ink" for m in ("infomask", "cammask", "randommask") for o in ("target", "other")]
+    assert ddp["test/acc"] == single["test/acc"]
+    for key in keys:
+        assert ddp[key] == pytest.approx(single[key], abs=1e-6)
+    assert (tmp_path / "single" / "reports" / "infomask.md").is_file()  # infocam-eval writes the report
