@@ -152,7 +152,9 @@ def random_mask_probability(keep_counts: Tensor, masks: Tensor) -> Tensor:
     c = masks.sum(0).to(device=k.device, dtype=torch.float64)[None]
     free = num_patches - c
     # log [C(P - c, k) / C(P, k)] = log [(P-c)! (P-k)! / ((P-c-k)! P!)]
-    log_ratio = torch.lgamma(free + 1) - torch.lgamma(free - k + 1) + torch.lgamma(num_patches - k + 1) - math.lgamma(num_patches + 1)
+    log_ratio = (
+        torch.lgamma(free + 1) - torch.lgamma(free - k + 1) + torch.lgamma(num_patches - k + 1) - math.lgamma(num_patches + 1)
+    )
     missed = torch.where(free >= k, log_ratio.exp(), torch.zeros_like(log_ratio))
     return (1 - missed).float()
 

@@ -85,10 +85,8 @@ def make_composites(
     composite = torch.cat([left, right], dim=2)
 
     # ownership: the first digit's pixels are target ink on positives; everything else is other ink
-    first_canvas = torch.cat(
-        [torch.where(target_left[:, None, None], first_img, blank), torch.where(target_left[:, None, None], blank, first_img)],
-        dim=2,
-    )
+    on_left = target_left[:, None, None]
+    first_canvas = torch.cat([torch.where(on_left, first_img, blank), torch.where(on_left, blank, first_img)], dim=2)
     target_ink = torch.where(positive[:, None, None], first_canvas, torch.zeros_like(first_canvas))
     other_ink = composite - target_ink
     ink = torch.stack([target_ink, other_ink], dim=1)

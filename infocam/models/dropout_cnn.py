@@ -21,7 +21,9 @@ class DropoutGapCNN(GapCNN):
 
     gap_linear_head = True
 
-    def __init__(self, num_classes: int, channels: Sequence[int] = (16, 32, 64), in_channels: int = 1, dropout: float = 0.5) -> None:
+    def __init__(
+        self, num_classes: int, channels: Sequence[int] = (16, 32, 64), in_channels: int = 1, dropout: float = 0.5
+    ) -> None:
         super().__init__(num_classes, channels, in_channels)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")

@@ -77,9 +77,8 @@ def table_markdown(rows: list[dict[str, Any]], source: str) -> str:
         ]
         for mask, title in MASK_ROWS:
             name = f"{title} (cam={cams})" if mask == "cammask" else title
-            lines.append(
-                f"| {name} | {_cell([r[f'{mask}_target_ink'] for r in subset])} | {_cell([r[f'{mask}_other_ink'] for r in subset])} |"
-            )
+            target, other = (_cell([r[f"{mask}_{owner}_ink"] for r in subset]) for owner in ("target", "other"))
+            lines.append(f"| {name} | {target} | {other} |")
         lines.append("")
     total = sum(r["seconds"] or 0 for r in rows)
     lines.append(f"{len(rows)} runs, {total:.0f} s of run time in total.")

@@ -144,7 +144,9 @@ def stochastic_logits(net: torch.nn.Module, x: Tensor, draws: int) -> Tensor:
     pass over K copies of ``x``; every other layer keeps its mode, so batch norm stays in eval)."""
     dropouts = [m for m in net.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
     if not dropouts:
-        raise ConfigError(f"task.mc_samples={draws} draws random outputs through dropout, but {type(net).__name__} has no dropout layer")
+        raise ConfigError(
+            f"task.mc_samples={draws} draws random outputs through dropout, but {type(net).__name__} has no dropout layer"
+        )
     modes = [m.training for m in dropouts]
     try:
         for m in dropouts:
