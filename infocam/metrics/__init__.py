@@ -1,6 +1,7 @@
 """torchmetrics Metrics and reference estimators."""
 
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
-from infocam.metrics.mutual_information import VariationalMIBound
+from infocam.metrics.ink import InkSurvival
+from infocam.metrics.mutual_information import StochasticSoftmaxBounds, VariationalMIBound
 
-__all__ = ["BoxAccuracy", "MaxBoxAccV2", "PxAP", "VariationalMIBound"]
+__all__ = ["BoxAccuracy", "InkSurvival", "MaxBoxAccV2", "PxAP", "StochasticSoftmaxBounds", "VariationalMIBound"]

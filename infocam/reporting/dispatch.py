@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from infocam.errors import ConfigError
 from infocam.reporting.classification import write_classification_report
+from infocam.reporting.infomask import write_infomask_report
 from infocam.reporting.mi_table import write_mi_table2
 from infocam.reporting.wsol import write_wsol_table
 
@@ -15,6 +16,7 @@ REPORTS: dict[str, Callable[[str, str], list]] = {
     "mi_table2": write_mi_table2,
     "classification": write_classification_report,
     "wsol": write_wsol_table,
+    "infomask": write_infomask_report,
 }
 
 

@@ -12,7 +12,9 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from infocam.errors import ConfigError
 from infocam.io import atomic_write_bytes, atomic_write_text
+from infocam.metrics.mutual_information import StochasticSoftmaxBounds
 from infocam.tasks.base import RegistryTask
 from infocam.tasks.batch import unpack_batch
 
@@ -30,6 +32,11 @@ class ClassificationModule(RegistryTask):
     and the predictions of the split. At test time the confusion matrix (rows: true class,
     columns: predicted) is saved as ``confusion_matrix.{csv,png}`` in the run directory and
     sent to TensorBoard/W&B loggers as an image.
+
+    ``mc_samples=K`` also logs the sandwich of paper 2, Eq. 25-27
+    (:class:`~infocam.metrics.StochasticSoftmaxBounds`): ``{stage}/log_softmax_mean`` and
+    ``{stage}/dv_lower_bound`` over K output draws per input. K >= 2 keeps the model's dropout
+    layers active during evaluation (all else in eval mode); K = 1 is the deterministic network.
     """
 
     def __init__(
@@ -43,9 +50,13 @@ class ClassificationModule(RegistryTask):
         top_k: int | None = 5,
         confusion_matrix: bool = True,
         lr_mult_new_layers: float = 1.0,
+        mc_samples: int | None = None,
     ) -> None:
         super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs, lr_mult_new_layers)
         self.top_k = top_k if top_k and num_classes > top_k else None
+        if mc_samples is not None and (isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 1):
+            raise ConfigError(f"task.mc_samples must be null or an integer >= 1, got {mc_samples!r}")
+        self.mc_samples = mc_samples
 
         def stage_metrics() -> torch.nn.ModuleDict:
             metrics = {
@@ -55,6 +66,8 @@ class ClassificationModule(RegistryTask):
             }
             if self.top_k:
                 metrics[f"acc_top{self.top_k}"] = MulticlassAccuracy(num_classes, top_k=self.top_k, average="micro")
+            if mc_samples:
+                metrics["sandwich"] = StochasticSoftmaxBounds()
             return torch.nn.ModuleDict(metrics)
 
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -78,14 +91,19 @@ class ClassificationModule(RegistryTask):
         metrics = self.metrics[stage]
         metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
         for name, metric in metrics.items():
-            if name != "loss":
+            if name not in ("loss", "sandwich"):
                 metric.update(logits, y)
+        if "sandwich" in metrics:
+            draws = logits[None] if self.mc_samples == 1 else stochastic_logits(self.net, x, self.mc_samples)
+            metrics["sandwich"].update(draws, y)
         if stage == "test" and self.test_confusion is not None:
             self.test_confusion.update(logits, y)
 
     def _eval_epoch_end(self, stage: str) -> None:
         for name, metric in self.metrics[stage].items():
-            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name.startswith("acc"))
+            value = metric.compute()
+            for key, scalar in (value.items() if isinstance(value, dict) else [(name, value)]):
+                self.log(f"{stage}/{key}", scalar.float(), prog_bar=key.startswith("acc"))
             metric.reset()
 
     def on_test_epoch_start(self):
@@ -120,6 +138,25 @@ class ClassificationModule(RegistryTask):
                 from PIL import Image
 
                 logger.log_image("test/confusion_matrix", [Image.open(io.BytesIO(png)).convert("RGB")])
+
+
+def stochastic_logits(net: torch.nn.Module, x: Tensor, draws: int) -> Tensor:
+    """``[K, B, M]`` logits of ``K`` forward passes with the dropout layers active (one batched
+    pass over K copies of ``x``; every other layer keeps its mode, so batch norm stays in eval)."""
+    dropouts = [m for m in net.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+    if not dropouts:
+        raise ConfigError(
+            f"task.mc_samples={draws} draws random outputs through dropout, but {type(net).__name__} has no dropout layer"
+        )
+    modes = [m.training for m in dropouts]
+    try:
+        for m in dropouts:
+            m.train()
+        logits = net(x.repeat(draws, *([1] * (x.ndim - 1))))
+    finally:
+        for m, mode in zip(dropouts, modes):
+            m.train(mode)
+    return logits.reshape(draws, x.shape[0], -1)
 
 
 def confusion_png(matrix: Tensor) -> bytes:

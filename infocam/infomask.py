@@ -1,0 +1,165 @@
+"""Info-masking (paper 2, §4): keep the image patches that carry information about a class.
+
+Each patch is shown to the network alone, everything else blanked, and scored by the
+network's approximate point-wise mutual information with the target class t. By
+Proposition 1 the optimal DV critic is the point-wise MI up to a constant; for a softmax
+classifier that critic is the logit, and Theorem 1 of paper 1 fixes the constant:
+``pmi = z_t - log mean_m exp z_m = log softmax_t + log M`` (``score="pmi"``; ``"logit"`` is
+the paper's literal z_t). A patch's score is its gain over the all-blank image, so a patch
+the network ignores scores exactly 0. Patches scoring above ``threshold`` x the image's best
+score are kept (Zhou et al.'s 20 % rule, which the paper follows); an image whose best patch
+gains nothing keeps nothing.
+
+All patches of a batch (and the blank image) go through the network in one forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from infocam.errors import ConfigError
+
+SCORES = ("pmi", "logit")
+
+
+def _starts(length: int, size: int, stride: int) -> list[int]:
+    starts = list(range(0, length - size + 1, stride))
+    if starts[-1] + size < length:  # a last patch flush with the edge, so every pixel is covered
+        starts.append(length - size)
+    return starts
+
+
+def patch_masks(height: int, width: int, patch_size: int, stride: int | None = None) -> Tensor:
+    """Boolean ``[P, H, W]`` masks of the patches, row-major; ``stride`` defaults to ``patch_size``
+    (a tiling when the sides are multiples of it). Every pixel lies in at least one patch."""
+    stride = patch_size if stride is None else stride
+    for name, value in (("infomask.patch_size", patch_size), ("infomask.stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if patch_size > min(height, width):
+        raise ConfigError(f"infomask.patch_size {patch_size} exceeds the image side ({height}x{width})")
+    rows, cols = _starts(height, patch_size, stride), _starts(width, patch_size, stride)
+    masks = torch.zeros(len(rows) * len(cols), height, width, dtype=torch.bool)
+    for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
+        masks[i, r : r + patch_size, c : c + patch_size] = True
+    return masks
+
+
+def class_scores(logits: Tensor, target: Tensor, score: str = "pmi") -> Tensor:
+    """``[..., M]`` logits -> ``[...]`` score of class ``target`` (broadcast over leading dims)."""
+    if score not in SCORES:
+        raise ConfigError(f"infomask.score must be one of {', '.join(SCORES)}, got {score!r}")
+    logits = logits.float()
+    index = target.reshape(target.shape + (1,) * (logits.ndim - 1 - target.ndim)).expand(logits.shape[:-1])
+    picked = logits.gather(-1, index[..., None]).squeeze(-1)
+    if score == "logit":
+        return picked
+    return picked - torch.logsumexp(logits, dim=-1) + math.log(logits.shape[-1])
+
+
+@dataclass
+class PatchScores:
+    """``scores [B, P]`` (gain over the blank image), ``masks [P, H, W]`` and ``blank [B]`` (the
+    blank image's own score)."""
+
+    scores: Tensor
+    masks: Tensor
+    blank: Tensor
+
+    def pixel_map(self) -> Tensor:
+        """``[B, H, W]``: each pixel's mean score over the patches covering it."""
+        masks = self.masks.to(self.scores)
+        coverage = masks.sum(0)
+        return torch.einsum("bp,phw->bhw", self.scores, masks) / coverage
+
+
+@torch.no_grad()
+def patch_scores(
+    model: nn.Module,
+    images: Tensor,
+    target: Tensor | int,
+    patch_size: int = 7,
+    stride: int | None = None,
+    fill: float | None = None,
+    score: str = "pmi",
+) -> PatchScores:
+    """Score every patch of ``images [B, C, H, W]`` for class ``target`` (``[B]`` or one int).
+
+    ``fill`` is the blank value (``None``: each image's minimum, MNIST's background). The
+    model is used as it is (put it in eval mode first); one forward pass of ``B * (P + 1)``
+    images.
+    """
+    if images.ndim != 4:
+        raise ConfigError(f"info-masking needs image batches [B, C, H, W], got {tuple(images.shape)}")
+    batch, channels, height, width = images.shape
+    masks = patch_masks(height, width, patch_size, stride).to(images.device)
+    num_patches = masks.shape[0]
+    if fill is None:
+        background = images.flatten(1).amin(dim=1)[:, None, None, None, None]  # [B, 1, 1, 1, 1]
+    else:
+        background = images.new_full((batch, 1, 1, 1, 1), float(fill))
+    shown = torch.where(masks[None, :, None], images[:, None], background)  # [B, P, C, H, W]
+    blank = background.expand(batch, 1, channels, height, width)
+    inputs = torch.cat([shown, blank], dim=1).flatten(0, 1)
+    logits = model(inputs).reshape(batch, num_patches + 1, -1)
+    target = torch.as_tensor(target, device=logits.device).long().expand(batch)
+    values = class_scores(logits, target[:, None].expand(batch, num_patches + 1), score)
+    return PatchScores(values[:, :num_patches] - values[:, num_patches:], masks, values[:, num_patches])
+
+
+def keep_above_fraction_of_max(values: Tensor, threshold: float) -> Tensor:
+    """``values [B, ...] > threshold * max`` per image; nothing is kept where the max is <= 0."""
+    if not 0.0 <= threshold < 1.0:
+        raise ConfigError(f"infomask.threshold must be in [0, 1), got {threshold}")
+    top = values.flatten(1).amax(dim=1).reshape((-1,) + (1,) * (values.ndim - 1))
+    return (values > threshold * top) & (top > 0)
+
+
+def pixels_of_patches(keep: Tensor, masks: Tensor) -> Tensor:
+    """``keep [B, P]`` patches -> ``[B, H, W]`` boolean pixel mask (union of the kept patches)."""
+    return torch.einsum("bp,phw->bhw", keep.float(), masks.float()) > 0
+
+
+def info_mask(
+    model: nn.Module,
+    images: Tensor,
+    target: Tensor | int,
+    patch_size: int = 7,
+    stride: int | None = None,
+    threshold: float = 0.2,
+    fill: float | None = None,
+    score: str = "pmi",
+) -> tuple[Tensor, PatchScores]:
+    """The info-mask ``[B, H, W]`` (bool) of ``images`` for class ``target``, and the patch scores."""
+    scored = patch_scores(model, images, target, patch_size, stride, fill, score)
+    return pixels_of_patches(keep_above_fraction_of_max(scored.scores, threshold), scored.masks), scored
+
+
+def random_mask_probability(keep_counts: Tensor, masks: Tensor) -> Tensor:
+    """``[B, H, W]``: chance that a pixel survives when ``keep_counts[b]`` of the ``P`` patches are
+    kept uniformly at random -- the expected random mask of the info-mask's size, exactly.
+
+    A pixel covered by ``c`` patches is lost only if all ``k`` draws miss them:
+    ``1 - C(P - c, k) / C(P, k)``. Scoring the expectation instead of one draw removes the
+    baseline's sampling noise.
+    """
+    num_patches = masks.shape[0]
+    k = keep_counts.to(torch.float64)[:, None, None]
+    c = masks.sum(0).to(device=k.device, dtype=torch.float64)[None]
+    free = num_patches - c
+    # log [C(P - c, k) / C(P, k)] = log [(P-c)! (P-k)! / ((P-c-k)! P!)]
+    log_ratio = (
+        torch.lgamma(free + 1) - torch.lgamma(free - k + 1) + torch.lgamma(num_patches - k + 1) - math.lgamma(num_patches + 1)
+    )
+    missed = torch.where(free >= k, log_ratio.exp(), torch.zeros_like(log_ratio))
+    return (1 - missed).float()
+
+
+def masked_images(images: Tensor, mask: Tensor, fill: float | None = None) -> Tensor:
+    """``images [B, C, H, W]`` with the pixels outside ``mask [B, H, W]`` blanked."""
+    background = images.flatten(1).amin(dim=1)[:, None, None, None] if fill is None else torch.tensor(float(fill))
+    return torch.where(mask[:, None], images, background.to(images))

@@ -1,0 +1,139 @@
+"""Info-masking results: ``reports/infomask.{csv,md}`` from metrics.json files, and the
+picture grid of paper 2's Figure 2 (image, PMI map, masked image)."""
+
+from __future__ import annotations
+
+import io
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infocam.errors import DataError
+from infocam.io import atomic_write_text
+from infocam.reporting.collect import collect_runs, rows_to_csv
+
+MASK_ROWS = (("infomask", "info-mask (§4)"), ("cammask", "CAM map"), ("randommask", "random, same area"))
+RUN_COLUMNS = [
+    "target_digit", "seed", "cam", "patch_size", "threshold", "acc",
+    *(f"{m}_{o}_ink" for m, _ in MASK_ROWS for o in ("target", "other")), "seconds", "directory",
+]
+
+
+def run_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per run below ``sweep_dir`` that logged the info-mask scores."""
+    rows = []
+    for run in collect_runs(sweep_dir):
+        if "test/infomask_target_ink" not in run.metrics:
+            continue
+        settings = run.config.get("infomask") or {}
+        task = run.config.get("task") or {}
+        cam = run.config.get("cam") or task.get("cam") or {}  # infocam-eval cam=... replaces the trained one
+        row = {
+            "target_digit": run.config.get("data", {}).get("target_digit"),
+            "seed": run.config.get("seed"),
+            "cam": cam.get("name"),
+            "patch_size": settings.get("patch_size", task.get("infomask", {}).get("patch_size")),
+            "threshold": settings.get("threshold", task.get("infomask", {}).get("threshold")),
+            "acc": run.metrics.get("test/acc"),
+            "seconds": run.metrics.get("seconds"),
+            "directory": str(run.directory),
+        }
+        for mask, _ in MASK_ROWS:
+            for owner in ("target", "other"):
+                row[f"{mask}_{owner}_ink"] = run.metrics.get(f"test/{mask}_{owner}_ink")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"no info-mask run (metrics.json with test/infomask_target_ink) below {sweep_dir}")
+    return rows
+
+
+def _cell(values: list[float | None]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    mean = 100 * statistics.fmean(values)
+    return f"{mean:.1f}" if len(values) < 2 else f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def table_markdown(rows: list[dict[str, Any]], source: str) -> str:
+    lines = [
+        "# Info-masking: how much of each digit's ink survives the mask (%)",
+        "",
+        f"Built by `infocam-report kind=infomask` from the runs under `{source}`. Test split of the "
+        "composites; ink is intensity-weighted and summed over all test images. Higher target ink and "
+        "lower other ink is better. Mean (± sample std over runs).",
+        "",
+    ]
+    for digit in sorted({r["target_digit"] for r in rows}, key=str):
+        subset = [r for r in rows if r["target_digit"] == digit]
+        cams = ", ".join(sorted({str(r["cam"]) for r in subset}))
+        lines += [
+            f"## target digit {digit} ({len(subset)} runs, test accuracy {_cell([r['acc'] for r in subset])} %)",
+            "",
+            "| mask | target ink kept ↑ | other ink kept ↓ |",
+            "|---|---|---|",
+        ]
+        for mask, title in MASK_ROWS:
+            name = f"{title} (cam={cams})" if mask == "cammask" else title
+            target, other = (_cell([r[f"{mask}_{owner}_ink"] for r in subset]) for owner in ("target", "other"))
+            lines.append(f"| {name} | {target} | {other} |")
+        lines.append("")
+    total = sum(r["seconds"] or 0 for r in rows)
+    lines.append(f"{len(rows)} runs, {total:.0f} s of run time in total.")
+    return "\n".join(lines) + "\n"
+
+
+def write_infomask_report(sweep_dir: str, out_dir: str) -> list[Path]:
+    """``infomask.csv`` (one row per run) and ``infomask.md`` (per target digit, per mask)."""
+    rows = sorted(run_rows(sweep_dir), key=lambda r: (str(r["target_digit"]), str(r["seed"]), r["directory"]))
+    out = Path(out_dir)
+    return [
+        atomic_write_text(out / "infomask.csv", rows_to_csv(rows, RUN_COLUMNS)),
+        atomic_write_text(out / "infomask.md", table_markdown(rows, sweep_dir)),
+    ]
+
+
+def infomask_grid_png(examples: dict[str, torch.Tensor], title: str = "", fill: float | None = None) -> bytes:
+    """Rows of (image, PMI map, info-masked image, CAM-masked image), as in the paper's Figure 2.
+
+    ``examples``: ``images [N, 1, H, W]``, ``pmi [N, H, W]``, ``infomask``/``cammask``
+    ``[N, H, W]`` bool, ``labels [N]``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from infocam.infomask import masked_images
+
+    images = examples["images"].float()
+    columns = [
+        ("image", images[:, 0], "gray"),
+        ("PMI gain per patch", examples["pmi"], "RdBu_r"),
+        ("info-masked", masked_images(images, examples["infomask"], fill)[:, 0], "gray"),
+        ("CAM-masked", masked_images(images, examples["cammask"], fill)[:, 0], "gray"),
+    ]
+    n = len(images)
+    fig, axes = plt.subplots(n, len(columns), figsize=(2.4 * len(columns), 1.3 * n + 0.5), squeeze=False)
+    for i in range(n):
+        for j, (name, values, cmap) in enumerate(columns):
+            ax = axes[i, j]
+            if cmap == "RdBu_r":
+                bound = float(values[i].abs().max()) or 1.0
+                ax.imshow(values[i].numpy(), cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+            else:
+                ax.imshow(values[i].numpy(), cmap=cmap, vmin=float(images[i].min()), vmax=float(images[i].max()),
+                          interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"y={int(examples['labels'][i])}", fontsize=8)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,147 @@
+"""Info-masking on composites: a classifier whose test step also scores three masks by ink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+import infocam.cams  # noqa: F401  (registers the CAM methods)
+from infocam.errors import ConfigError, DataError
+from infocam.infomask import keep_above_fraction_of_max, patch_scores, pixels_of_patches, random_mask_probability
+from infocam.localization import upsample_maps
+from infocam.metrics.ink import InkSurvival
+from infocam.tasks.base import plain
+from infocam.tasks.batch import unpack_batch
+from infocam.tasks.classify import ClassificationModule
+from infocam.tasks.wsol import build_cam
+
+#: mask name -> how it is made; the metric keys are test/{name}_{target,other}_ink
+MASKS = ("infomask", "cammask", "randommask")
+DEFAULTS = {
+    "patch_size": 7,
+    "stride": None,  # = patch_size
+    "threshold": 0.2,
+    "score": "pmi",
+    "target_class": 1,  # the class whose information is kept ("contains the target digit")
+    "fill": None,  # blank value; None: each image's minimum (the background)
+    "num_examples": 8,  # rows of the picture grid
+}
+
+
+def ink_of(batch: Any) -> Tensor:
+    """The ownership tensor ``ink [B, 2, H, W]``: third item of a tuple batch or ``batch["ink"]``."""
+    ink = batch.get("ink") if isinstance(batch, Mapping) else (batch[2] if len(batch) > 2 else None)
+    if ink is None or ink.ndim != 4 or ink.shape[1] != 2:
+        raise DataError("info-mask scores need batches with per-owner ink [B, 2, H, W] (data=mnist_composite)")
+    return ink
+
+
+class InfoMaskModule(ClassificationModule):
+    """Trains and validates as :class:`ClassificationModule`. The test step adds, for class
+    ``infomask.target_class`` of every image: the info-mask (§4), a mask from the ``cam``
+    method's map at the same threshold, and a random mask of the info-mask's patch count
+    (scored in expectation). It logs ``test/{infomask,cammask,randommask}_{target,other}_ink``
+    and draws ``infomask/infomask_grid.png`` (image, PMI map, info-masked, CAM-masked).
+    """
+
+    report_kind = "infomask"
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        num_classes: int,
+        scheduler: Mapping[str, Any] | None = None,
+        top_k: int | None = None,
+        confusion_matrix: bool = True,
+        mc_samples: int | None = None,
+        cam: Mapping[str, Any] | None = None,
+        infomask: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            model, loss, optimizer, num_classes, scheduler, top_k=top_k, confusion_matrix=confusion_matrix, mc_samples=mc_samples
+        )
+        unknown = set(plain(infomask) or {}) - set(DEFAULTS)
+        if unknown:
+            raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+        self.settings = {**DEFAULTS, **dict(plain(infomask) or {})}
+        if not 0 <= int(self.settings["target_class"]) < num_classes:
+            raise ConfigError(f"infomask.target_class must be in [0, {num_classes}), got {self.settings['target_class']}")
+        self.ink_metrics = torch.nn.ModuleDict({name: InkSurvival() for name in MASKS})
+        self.configure_evaluation(cam=cam or {"name": "infocam"})
+        self._examples: list[dict[str, Tensor]] = []
+
+    def configure_evaluation(self, cam: Mapping[str, Any] | None = None, **settings: Any) -> None:
+        """Swap the CAM baseline (``infocam-eval cam=...``)."""
+        if cam is not None:
+            self.cam_method = build_cam(cam)
+            self.cam_method.check_model(self.net)
+
+    def on_test_epoch_start(self) -> None:
+        super().on_test_epoch_start()
+        for metric in self.ink_metrics.values():
+            metric.reset()  # private states per process under ddp_spawn (see RegistryTask)
+        self._examples = []
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+        read = unpack_batch(batch)
+        images, ink = read.images, ink_of(batch)
+        s = self.settings
+        target = torch.full((images.shape[0],), int(s["target_class"]), device=images.device, dtype=torch.long)
+        scored = patch_scores(self.net, images, target, int(s["patch_size"]), s["stride"], s["fill"], str(s["score"]))
+        keep = keep_above_fraction_of_max(scored.scores, float(s["threshold"]))
+        masks = {
+            "infomask": pixels_of_patches(keep, scored.masks),
+            "cammask": self._cam_mask(images, target),
+            "randommask": random_mask_probability(keep.sum(1), scored.masks),
+        }
+        for name, mask in masks.items():
+            self.ink_metrics[name].update(mask, ink)
+        self._keep_examples(images, scored.pixel_map(), masks["infomask"], masks["cammask"], read.labels)
+
+    def _cam_mask(self, images: Tensor, target: Tensor) -> Tensor:
+        maps = self.cam_method.compute(self.net, images, [target]).maps[0]
+        maps = upsample_maps(maps.float(), tuple(images.shape[-2:]))
+        return keep_above_fraction_of_max(maps, float(self.settings["threshold"]))
+
+    def _keep_examples(self, images, pmi, info, cam, labels) -> None:
+        room = int(self.settings["num_examples"]) - sum(len(e["images"]) for e in self._examples)
+        if room <= 0 or self.global_rank != 0:
+            return
+        picked = {"images": images, "pmi": pmi, "infomask": info, "cammask": cam, "labels": labels}
+        self._examples.append({k: v[:room].detach().cpu() for k, v in picked.items()})
+
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        for name, metric in self.ink_metrics.items():
+            for key, value in metric.compute().items():  # every rank: compute is a collective
+                self.log(f"test/{name}_{key}", value.float())
+            metric.reset()
+        self._write_examples()
+
+    def _write_examples(self) -> None:
+        if not self._examples or not self.trainer.is_global_zero:
+            return
+        from infocam.io import atomic_write_bytes
+        from infocam.reporting.infomask import infomask_grid_png
+
+        examples = {k: torch.cat([e[k] for e in self._examples]) for k in self._examples[0]}
+        s = self.settings
+        title = f"class {s['target_class']}, patch {s['patch_size']}, threshold {s['threshold']}, cam={self.cam_method.name}"
+        png = infomask_grid_png(examples, title, fill=s["fill"])
+        atomic_write_bytes(Path(self.trainer.default_root_dir) / "infomask" / "infomask_grid.png", png)
+        from lightning.pytorch.loggers import WandbLogger
+
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                import io
+
+                from PIL import Image
+
+                logger.log_image(key="test/infomask_grid", images=[Image.open(io.BytesIO(png)).convert("RGB")])
+        self._examples = []

@@ -1,0 +1,325 @@
+"""Info-masking (paper 2, §4) and the stochastic-output sandwich (Eq. 25-27): composites,
+patching, the three masks on a hand-made case, the sandwich, and a short end-to-end run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from torch import nn
+
+from classification_fixtures import make_mnist
+from conftest import QUIET
+from infocam.data.composite import MNISTCompositeDataModule, make_composites
+from infocam.infomask import (
+    info_mask,
+    keep_above_fraction_of_max,
+    patch_masks,
+    patch_scores,
+    random_mask_probability,
+)
+from infocam.metrics import InkSurvival, StochasticSoftmaxBounds
+from infocam.reporting.dispatch import build_report
+from infocam.run import evaluate, train
+from infocam.tasks.classify import ClassificationModule, stochastic_logits
+
+
+# -- composites -----------------------------------------------------------------------------
+def digit_images(n_per_class: int = 3, side: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digit c is a ``side x side`` image whose ink value (10 c + 5 + copy) names it."""
+    labels = torch.arange(10).repeat_interleave(n_per_class)
+    copies = torch.arange(n_per_class).repeat(10)
+    images = torch.zeros(len(labels), side, side, dtype=torch.uint8)
+    images[:, 1:3, 1:3] = (10 * labels + 5 + copies).to(torch.uint8)[:, None, None]
+    return images, labels
+
+
+def test_composites_labels_placement_and_exact_ownership():
+    images, labels = digit_images()
+    made = make_composites(images, labels, 400, target_digit=3, generator=torch.Generator().manual_seed(0))
+    assert made.images.shape == (400, 4, 8) and made.ink.shape == (400, 2, 4, 8)
+    assert made.labels.sum() == 200  # balanced
+    assert torch.equal(made.labels, (made.digits == 3).any(1).long())
+    # every slot shows the digit it records (value // 10), a blank slot is all zero
+    for half, slot in ((made.images[:, :, :4], 0), (made.images[:, :, 4:], 1)):
+        value = half.flatten(1).amax(1).long()
+        expected = torch.where(made.digits[:, slot] >= 0, made.digits[:, slot], torch.full_like(value, -1))
+        assert torch.equal(torch.where(value > 0, value // 10, -1), expected)
+    # both placements and both counts occur; a positive holds exactly one target digit
+    target_slot = (made.digits == 3).long().argmax(1)[made.labels == 1]
+    assert set(target_slot.tolist()) == {0, 1}
+    assert set((made.digits >= 0).sum(1).tolist()) == {1, 2}
+    assert int((made.digits == 3).sum(1).max()) == 1
+    # ownership: the two owners add up to the image and never share a pixel
+    assert torch.equal(made.ink.sum(1, dtype=torch.uint8), made.images)
+    assert not ((made.ink[:, 0] > 0) & (made.ink[:, 1] > 0)).any()
+    target_values = made.ink[:, 0].flatten(1).amax(1).long() // 10
+    assert torch.equal(target_values[made.labels == 1], torch.full_like(target_values[made.labels == 1], 3))
+    assert made.ink[made.labels == 0, 0].sum() == 0
+    assert ((made.ink[:, 1].flatten(1).amax(1) // 10) != 3).all()
+
+
+def test_composites_are_seeded():
+    images, labels = digit_images()
+    a = make_composites(images, labels, 50, 0, torch.Generator().manual_seed(1))
+    b = make_composites(images, labels, 50, 0, torch.Generator().manual_seed(1))
+    c = make_composites(images, labels, 50, 0, torch.Generator().manual_seed(2))
+    assert torch.equal(a.images, b.images) and torch.equal(a.ink, b.ink)
+    assert not torch.equal(a.images, c.images)
+
+
+def test_datamodule_builds_identical_splits_from_idx_files(tmp_path):
+    make_mnist(tmp_path)
+    kwargs = dict(root=str(tmp_path), target_digit=2, num_train=60, num_val=20, seed=4)
+    first, second = MNISTCompositeDataModule(**kwargs), MNISTCompositeDataModule(**kwargs)
+    first.setup("fit"), second.setup("fit")
+    images, labels, ink = first.splits["train"].tensors
+    assert images.shape == (60, 1, 28, 56) and ink.shape == (60, 2, 28, 56)
+    assert {k: len(v) for k, v in first.splits.items()} == {"train": 60, "val": 20, "test": 70}
+    assert first.train_class_counts.tolist() == [30, 30]
+    for split in ("train", "val", "test"):
+        for x, y in zip(first.splits[split].tensors, second.splits[split].tensors):
+            assert torch.equal(x, y)
+    # the normalised image is the ink of both owners
+    raw = (images[:, 0] * 0.3081 + 0.1307) * 255
+    assert torch.allclose(raw, ink.sum(1).float(), atol=1e-3)
+
+
+# -- patching ---------------------------------------------------------------------------------
+def test_patches_tile_the_image_and_overlapping_strides_cover_it():
+    masks = patch_masks(28, 56, 7)
+    assert masks.shape == (32, 28, 56)
+    assert torch.equal(masks.sum(0), torch.ones(28, 56, dtype=torch.long))
+    assert (masks.flatten(1).sum(1) == 49).all()
+    overlapping = patch_masks(28, 56, 7, stride=5)
+    assert (overlapping.sum(0) >= 1).all() and (overlapping.flatten(1).sum(1) == 49).all()
+
+
+class PixelLinear(nn.Module):
+    """Two logits: class 0 is 0, class 1 is ``<weight, image>``; counts its forward passes."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = weight
+        self.calls: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(x.shape[0])
+        z1 = (x[:, 0] * self.weight).flatten(1).sum(1)
+        return torch.stack([torch.zeros_like(z1), z1], dim=1)
+
+
+def test_a_patch_the_model_ignores_scores_zero_in_one_forward_pass():
+    weight = torch.ones(28, 56)
+    weight[7:14, 14:21] = 0  # patch (row 1, column 2) = index 1 * 8 + 2 = 10
+    model = PixelLinear(weight)
+    images = torch.rand(3, 1, 28, 56)
+    scored = patch_scores(model, images, 1, patch_size=7, fill=0.0)
+    assert model.calls == [3 * 33]  # 32 patches + the blank image, all images at once
+    assert torch.equal(scored.scores[:, 10], torch.zeros(3))
+    assert (scored.scores[:, [0, 9, 11, 31]] > 0).all()
+    # the pmi of M = 2 logits (0, z): z - log((1 + e^z) / 2)
+    z = (images[:, 0, :7, :7]).flatten(1).sum(1)
+    expected = z - torch.log((1 + z.exp()) / 2)  # the blank image has z = 0, pmi 0
+    assert torch.allclose(scored.scores[:, 0], expected, atol=1e-5)
+
+
+# -- the three masks on a hand-made case ------------------------------------------------------
+class LeftHalfGap(nn.Module):
+    """GAP + linear model that looks only at the left half: features = image * left-half mask."""
+
+    gap_linear_head = True
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.left = torch.zeros(1, 1, 1, width)
+        self.left[..., : width // 2] = 1
+        self.fc = nn.Linear(1, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[-1.0], [1.0]]))
+            self.fc.bias.zero_()
+
+    def forward_features(self, x):
+        return x * self.left
+
+    def forward_head(self, features):
+        return self.fc(features.mean(dim=(2, 3)))
+
+    def get_classifier(self):
+        return self.fc
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+def test_three_masks_score_a_hand_made_case_with_known_answers():
+    """14x28 image, 8 patches of 7x7: target ink fills patch 1 (left half), other ink fills
+    patch 6 (right half). The model sees only the left half, so the info-mask and the CAM mask
+    keep exactly the target's patch; a random mask of one patch keeps 1/8 of each ink."""
+    ink = torch.zeros(1, 2, 14, 28)
+    ink[0, 0, 0:7, 7:14] = 1.0  # patch 1
+    ink[0, 1, 7:14, 14:21] = 1.0  # patch 6
+    images = ink.sum(1, keepdim=True)
+    model = LeftHalfGap(28).eval()
+    mask, scored = info_mask(model, images, 1, patch_size=7, threshold=0.2, fill=0.0)
+    keep = keep_above_fraction_of_max(scored.scores, 0.2)
+    assert keep[0].nonzero().flatten().tolist() == [1]
+    from infocam.cams import create_cam
+
+    cam = create_cam("infocam", region_size=1)
+    cam_map = cam.compute(model, images, [torch.tensor([1])]).maps[0]
+    cam_mask = keep_above_fraction_of_max(cam_map, 0.2)
+    random = random_mask_probability(keep.sum(1), scored.masks)
+    results = {}
+    for name, m in (("info", mask), ("cam", cam_mask), ("random", random)):
+        metric = InkSurvival()
+        metric.update(m, ink)
+        results[name] = {k: float(v) for k, v in metric.compute().items()}
+    assert results["info"] == {"target_ink": 1.0, "other_ink": 0.0}
+    assert results["cam"] == {"target_ink": 1.0, "other_ink": 0.0}
+    assert results["random"] == pytest.approx({"target_ink": 1 / 8, "other_ink": 1 / 8})
+
+
+def test_random_mask_probability_matches_enumeration_with_overlaps():
+    masks = patch_masks(9, 9, 5, stride=2)  # 3 x 3 overlapping patches
+    num = masks.shape[0]
+    from itertools import combinations
+
+    for k in (0, 1, 4, 9):
+        counted = torch.zeros(9, 9, dtype=torch.float64)
+        subsets = list(combinations(range(num), k))
+        for subset in subsets:
+            counted += masks[list(subset)].any(0).double() if subset else 0
+        expected = counted / len(subsets)
+        assert torch.allclose(random_mask_probability(torch.tensor([k]), masks)[0].double(), expected, atol=1e-5)
+
+
+# -- the sandwich of Eq. 25-27 ----------------------------------------------------------------
+def test_sandwich_metric_bounds_and_the_one_draw_case():
+    torch.manual_seed(0)
+    logits, target = torch.randn(6, 50, 3) * 2, torch.randint(0, 3, (50,))
+    metric = StochasticSoftmaxBounds()
+    metric.update(logits, target)
+    values = metric.compute()
+    assert values["dv_lower_bound"] < values["log_softmax_mean"] < 0
+    one = StochasticSoftmaxBounds()
+    one.update(logits[:1], target)
+    values = one.compute()
+    ce = F.cross_entropy(logits[0].double(), target)
+    assert float(values["log_softmax_mean"]) == pytest.approx(-float(ce), abs=1e-12)
+    assert float(values["dv_lower_bound"]) == pytest.approx(-float(ce), abs=1e-12)
+
+
+def classify_task(mc_samples: int, dropout: float) -> ClassificationModule:
+    return ClassificationModule(
+        {"name": "gap_cnn_dropout", "channels": [4, 8], "in_channels": 1, "dropout": dropout},
+        {"name": "softmax"},
+        {"_target_": "torch.optim.Adam", "lr": 0.01},
+        num_classes=2,
+        top_k=None,
+        confusion_matrix=False,
+        mc_samples=mc_samples,
+    )
+
+
+def two_blob_data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 1, 8, 8, generator=generator) * 0.5
+    x[y == 1, :, :4] += 1.0
+    return x, y
+
+
+def test_one_draw_with_dropout_off_is_the_deterministic_estimate():
+    x, y = two_blob_data()
+    for mc_samples, dropout in ((1, 0.5), (4, 0.0)):  # K = 1, or K draws that cannot differ
+        task = classify_task(mc_samples, dropout).eval()
+        task._eval_step("val", (x, y))
+        values = task.metrics["val"]["sandwich"].compute()
+        loss = task.metrics["val"]["loss"].compute()
+        assert float(values["log_softmax_mean"]) == pytest.approx(-float(loss), abs=1e-5)
+        assert float(values["dv_lower_bound"]) == pytest.approx(-float(loss), abs=1e-5)
+        assert not any(m.training for m in task.net.modules())  # modes restored after the draws
+
+
+def test_sandwich_holds_on_a_trained_dropout_model():
+    torch.manual_seed(0)
+    x, y = two_blob_data()
+    task = classify_task(16, 0.5)
+    optimizer = torch.optim.Adam(task.parameters(), lr=0.02)
+    for _ in range(40):
+        optimizer.zero_grad()
+        task.loss_fn(task(x), y).backward()
+        optimizer.step()
+    task.eval()
+    with torch.no_grad():
+        deterministic = -float(F.cross_entropy(task(x), y))
+    assert deterministic > -0.5  # it learned something
+    draws = stochastic_logits(task.net, x, 16)
+    assert not torch.equal(draws[0], draws[1])  # dropout is active during the draws
+    task._eval_step("test", (x, y))
+    values = task.metrics["test"]["sandwich"].compute()
+    assert float(values["dv_lower_bound"]) < float(values["log_softmax_mean"]) < 0.0  # Eq. 27 (I >= 0)
+
+
+def test_mc_samples_need_a_dropout_layer():
+    from infocam.errors import ConfigError
+
+    task = ClassificationModule(
+        {"name": "gap_cnn", "channels": [4], "in_channels": 1}, {"name": "softmax"},
+        {"_target_": "torch.optim.Adam"}, num_classes=2, top_k=None, mc_samples=3,
+    )
+    x, y = two_blob_data(8)
+    with pytest.raises(ConfigError, match="no dropout layer"):
+        task._eval_step("val", (x, y))
+
+
+# -- end to end ---------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_infomask_experiment_end_to_end_on_idx_fixture(make_cfg, tmp_path):
+    make_mnist(tmp_path / "data", train_per_class=(20,) * 10, test_per_class=(6,) * 10)
+    run_dir = tmp_path / "run"
+    cfg = make_cfg(
+        ["experiment=infomask_mnist", f"data.root={tmp_path / 'data'}", "data.target_digit=0",
+         "data.num_train=200", "data.num_val=40", "data.num_test=60", "data.eval_batch_size=25",
+         "model.channels=[4,8]", "task.mc_samples=4", "trainer.max_epochs=2", "infomask.num_examples=3", *QUIET],
+        output_dir=run_dir,
+    )
+    train(cfg)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for mask in ("infomask", "cammask", "randommask"):
+        for owner in ("target", "other"):
+            assert 0.0 <= metrics[f"test/{mask}_{owner}_ink"] <= 1.0
+    for stage in ("val", "test"):
+        assert metrics[f"{stage}/dv_lower_bound"] < metrics[f"{stage}/log_softmax_mean"] < 0.0
+    assert (run_dir / "infomask" / "infomask_grid.png").stat().st_size > 5_000
+    build_report(OmegaConf.create({"kind": "infomask", "sweep_dir": str(run_dir), "out_dir": str(tmp_path / "reports")}))
+    table = (tmp_path / "reports" / "infomask.md").read_text()
+    assert "## target digit 0 (1 runs" in table
+    info_target = 100 * metrics["test/infomask_target_ink"]
+    assert f"| info-mask (§4) | {info_target:.1f} |" in table
+    assert "| CAM map (cam=infocam) |" in table
+    rows = (tmp_path / "reports" / "infomask.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[0].startswith("target_digit,seed,cam,patch_size")
+
+
+@pytest.mark.slow
+def test_ink_scores_under_ddp_equal_one_process(make_cfg, tmp_path):
+    """61 test composites in batches of 10 on 2 ranks: uneven shards, no padding, summed states."""
+    make_mnist(tmp_path / "data", train_per_class=(10,) * 10, test_per_class=(4,) * 10)
+    data = [f"data.root={tmp_path / 'data'}", "data.num_train=60", "data.num_val=20", "data.num_test=61",
+            "data.eval_batch_size=10", "data.batch_size=20"]
+    train(make_cfg(["experiment=infomask_mnist", *data, "model.channels=[4,8]", "trainer.max_epochs=1", *QUIET],
+                   output_dir=tmp_path / "train"))
+    ckpt = next((tmp_path / "train" / "checkpoints").glob("epoch_*.ckpt"))
+    args = [*data, "data=mnist_composite", f"ckpt_path={ckpt}", "logger=none", "trainer.enable_progress_bar=false"]
+    single = evaluate(make_cfg([*args, "trainer=cpu"], "eval", tmp_path / "single"))
+    ddp = evaluate(make_cfg([*args, "trainer=ddp_cpu"], "eval", tmp_path / "ddp"))
+    keys = [f"test/{m}_{o}_ink" for m in ("infomask", "cammask", "randommask") for o in ("target", "other")]
+    assert ddp["test/acc"] == single["test/acc"]
+    for key in keys:
+        assert ddp[key] == pytest.approx(single[key], abs=1e-6)
+    assert (tmp_path / "single" / "reports" / "infomask.md").is_file()  # infocam-eval writes the report
