@@ -131,8 +131,6 @@ def test_a_patch_the_model_ignores_scores_zero_in_one_forward_pass():
 class LeftHalfGap(nn.Module):
     """GAP + linear model that looks only at the left half: features = image * left-half mask."""
 
-    gap_linear_head = True
-
     def __init__(self, width: int) -> None:
         super().__init__()
         self.left = torch.zeros(1, 1, 1, width)
@@ -145,8 +143,9 @@ class LeftHalfGap(nn.Module):
     def forward_features(self, x):
         return x * self.left
 
-    def forward_head(self, features):
-        return self.fc(features.mean(dim=(2, 3)))
+    def forward_head(self, features, pre_logits=False):
+        pooled = features.mean(dim=(2, 3))
+        return pooled if pre_logits else self.fc(pooled)
 
     def get_classifier(self):
         return self.fc
