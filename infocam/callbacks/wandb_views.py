@@ -37,12 +37,19 @@ class WandbViews(L.Callback):
         self._wsol: dict[str, Any] | None = None
 
     # -- every run ------------------------------------------------------------------------
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log_config(trainer)
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log_config(trainer)  # infocam-eval tests without fitting
+
+    def _log_config(self, trainer: L.Trainer) -> None:
+        """After Lightning logged the task's hyperparameters (again at each stage, flattening nested
+        ones to strings), so the resolved config has the last word."""
         if self.config is None or not trainer.is_global_zero:
             return
         for run in _wandb_experiments(trainer):
             run.config.update(self.config, allow_val_change=True)
-        self.config = None  # once per run (fit then test call setup twice)
 
     # -- WSOL: capture before the task's own epoch end clears / logs ----------------------
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
