@@ -1,0 +1,41 @@
+#!/bin/sh
+# Container entry point. `ARGS...` runs `infocam-train ARGS...`; a first word of infocam-train,
+# infocam-eval, infocam-report or wandb runs that command instead.
+#
+# A training or evaluation run that names no output directory gets one on the outputs volume,
+# fixed here once: Lightning starts the extra DDP ranks by re-running this very command line, so
+# every rank writes into the same directory. INFOCAM_RUN_DIR chooses it; a multirun gets a
+# sweep directory instead.
+set -eu
+
+case "${1:-}" in
+    infocam-train | infocam-eval | infocam-report | wandb) command="$1"; shift ;;
+    *) command=infocam-train ;;
+esac
+
+outputs="${INFOCAM_LOGS:-/outputs}"
+if [ ! -d "$outputs" ] || [ ! -w "$outputs" ]; then
+    echo "infocam: error: outputs directory $outputs is not writable (mount a volume there, or set INFOCAM_LOGS)" >&2
+    exit 1
+fi
+
+if [ "$command" = infocam-train ] || [ "$command" = infocam-eval ]; then
+    multirun=no
+    named=no
+    for arg in "$@"; do
+        case "$arg" in
+            -m | --multirun | hydra.mode=MULTIRUN | sweep=* | hparams_search=*) multirun=yes ;;
+            hydra.run.dir=* | hydra.sweep.dir=* | --help | -h | --hydra-help | --cfg | -c | --info) named=yes ;;
+        esac
+    done
+    if [ "$named" = no ]; then
+        stamp="$(date -u +%Y-%m-%d_%H-%M-%S)"
+        if [ "$multirun" = yes ]; then
+            set -- "$@" "hydra.sweep.dir=${INFOCAM_RUN_DIR:-$outputs/multiruns/$stamp}"
+        else
+            set -- "$@" "hydra.run.dir=${INFOCAM_RUN_DIR:-$outputs/runs/$stamp}"
+        fi
+    fi
+fi
+
+exec "$command" "$@"
