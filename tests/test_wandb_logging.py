@@ -31,9 +31,9 @@ def wandb_env(root: Path) -> dict[str, str]:
             "WANDB_CONFIG_DIR": str(root / "wandb_config")}
 
 
-def train_cli(args: list[str], cwd: Path) -> None:
+def train_cli(args: list[str], cwd: Path, command: str = "train") -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "INFOCAM_ROOT": str(cwd), "OMP_NUM_THREADS": "1", **wandb_env(cwd)}
-    proc = subprocess.run([str(BIN_DIR / "infocam-train"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+    proc = subprocess.run([str(BIN_DIR / f"infocam-{command}"), *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -122,7 +122,7 @@ def test_classification_run_logs_confusion_matrix_and_per_class_accuracy(tmp_pat
     assert sum(row[-1] for row in confusion["data"]) == 30  # every test image counted once
 
 
-def test_mi_multirun_is_one_group_with_one_named_run_per_cell(tmp_path):
+def test_mi_multirun_is_one_group_with_one_named_run_per_cell_and_its_report(tmp_path):
     sweep = tmp_path / "table2"
     train_cli(["-m", *MI, "data.dim=1,2", f"hydra.sweep.dir={sweep}"], tmp_path)
     runs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "metrics.json").is_file())
@@ -139,3 +139,13 @@ def test_mi_multirun_is_one_group_with_one_named_run_per_cell(tmp_path):
         versus = staged_table(run, "test/mi_vs_truth_table")
         assert [row[0] for row in versus["data"]] == ["estimate", "Monte-Carlo truth"]
         assert [row[1] for row in versus["data"]] == pytest.approx([logged["test/mi_estimate"], logged["test/mi_true"]])
+    # the report of the grid joins the same group, with its table and figure
+    train_cli(["kind=mi_table2", f"sweep_dir={sweep}", f"out_dir={tmp_path / 'reports'}", "report.wandb=true"], tmp_path,
+              command="report")
+    report = tmp_path / "reports"
+    info = run_info(report)
+    assert (info.run_group, info.display_name, info.job_type) == ("mi_gmm-table2", "report-mi_table2", "report")
+    table = staged_table(report, "report/mi_table2")
+    csv_rows = (report / "mi_table2.csv").read_text().strip().splitlines()
+    assert table["columns"] == csv_rows[0].split(",") and len(table["data"]) == len(csv_rows) - 1
+    assert summary(report)["report/mi_table2_png/_type"] == "image-file"
