@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
 .PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol \
-	docker-build docker-train docker-smoke docker-lint wandb-sync
+	docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
 
 venv: $(STAMP)
 
@@ -95,6 +95,10 @@ docker-train:
 docker-smoke:
 	$(DOCKER_DIRS)
 	$(DOCKER_IDS) $(COMPOSE) run --rm cpu
+
+# upload the offline wandb runs the containers wrote (WANDB_API_KEY=... make docker-wandb-sync)
+docker-wandb-sync:
+	$(DOCKER_IDS) $(COMPOSE) run --rm cpu wandb-sync
 
 docker-lint: $(STAMP)
 	$(BIN)/hadolint docker/Dockerfile

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Container entry point. `ARGS...` runs `infocam-train ARGS...`; a first word of infocam-train,
-# infocam-eval, infocam-report or wandb runs that command instead.
+# infocam-eval, infocam-report or wandb runs that command instead, and `wandb-sync` uploads every
+# offline wandb run on the outputs volume (inside the container, where their staged files are).
 #
 # A training or evaluation run that names no output directory gets one on the outputs volume,
 # fixed here once: Lightning starts the extra DDP ranks by re-running this very command line, so
@@ -9,7 +10,7 @@
 set -eu
 
 case "${1:-}" in
-    infocam-train | infocam-eval | infocam-report | wandb) command="$1"; shift ;;
+    infocam-train | infocam-eval | infocam-report | wandb | wandb-sync) command="$1"; shift ;;
     *) command=infocam-train ;;
 esac
 
@@ -36,6 +37,11 @@ if [ "$command" = infocam-train ] || [ "$command" = infocam-eval ]; then
             set -- "$@" "hydra.run.dir=${INFOCAM_RUN_DIR:-$outputs/runs/$stamp}"
         fi
     fi
+fi
+
+if [ "$command" = wandb-sync ]; then
+    find "$outputs" -type d -name 'offline-run-*' -path '*/wandb/*' -exec wandb sync "$@" {} +
+    exit 0
 fi
 
 exec "$command" "$@"

@@ -132,3 +132,21 @@ def test_entrypoint_refuses_an_unwritable_outputs_volume_in_one_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"infocam: error: outputs directory {tmp_path / 'missing'} is not writable (mount a volume there, or set INFOCAM_LOGS)"]
+
+
+def test_entrypoint_wandb_sync_finds_every_offline_run_on_the_outputs_volume(tmp_path):
+    outputs = tmp_path / "outputs"
+    runs = [outputs / "runs" / "a" / "wandb" / "offline-run-1", outputs / "multiruns" / "b" / "0" / "wandb" / "offline-run-2"]
+    for run in runs:
+        run.mkdir(parents=True)
+    (outputs / "runs" / "a" / "offline-run-not-wandb").mkdir()
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "wandb").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$RECORD"\n')  # records what sync was given
+    (fake_bin / "wandb").chmod(0o755)
+    proc = subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), "wandb-sync"], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+                               "INFOCAM_LOGS": str(outputs), "RECORD": str(tmp_path / "args")})
+    assert proc.returncode == 0, proc.stderr
+    args = (tmp_path / "args").read_text().split()
+    assert args[0] == "sync" and sorted(args[1:]) == sorted(map(str, runs))
