@@ -113,6 +113,7 @@ def entrypoint(args: list[str], outputs: Path, **env: str) -> subprocess.Complet
                           env=environment, cwd=outputs if outputs.is_dir() else None, timeout=300)
 
 
+@pytest.mark.slow
 def test_entrypoint_fixes_one_run_dir_on_the_outputs_volume(tmp_path):
     outputs = tmp_path / "outputs"
     outputs.mkdir()
