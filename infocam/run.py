@@ -40,7 +40,8 @@ def build_loggers(cfg: DictConfig | None) -> list:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -> L.Trainer:
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO(), *cluster_plugins(cfg.trainer)])
+    plugins = [AtomicCheckpointIO(), *cluster_plugins(cfg.trainer)]  # + submitit's ranks under hydra/launcher=local
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
