@@ -26,16 +26,36 @@ if [ "$command" = infocam-train ] || [ "$command" = infocam-eval ]; then
     for arg in "$@"; do
         case "$arg" in
             -m | --multirun | hydra.mode=MULTIRUN | sweep=* | hparams_search=*) multirun=yes ;;
-            hydra.run.dir=* | hydra.sweep.dir=* | --help | -h | --hydra-help | --cfg | -c | --info) named=yes ;;
+            hydra.run.dir=* | hydra.sweep.dir=* | --help | -h | --hydra-help | --info) named=yes ;;
         esac
     done
     if [ "$named" = no ]; then
         stamp="$(date -u +%Y-%m-%d_%H-%M-%S)"
         if [ "$multirun" = yes ]; then
-            set -- "$@" "hydra.sweep.dir=${INFOCAM_RUN_DIR:-$outputs/multiruns/$stamp}"
+            extra="hydra.sweep.dir=${INFOCAM_RUN_DIR:-$outputs/multiruns/$stamp}"
         else
-            set -- "$@" "hydra.run.dir=${INFOCAM_RUN_DIR:-$outputs/runs/$stamp}"
+            extra="hydra.run.dir=${INFOCAM_RUN_DIR:-$outputs/runs/$stamp}"
         fi
+        # Hydra's parser wants the overrides together: put ours before the first one, after any
+        # leading options (and their values), by rotating the argument list once
+        count=$#
+        inserted=no
+        option_value=no
+        while [ "$count" -gt 0 ]; do
+            arg="$1"
+            shift
+            if [ "$inserted" = no ] && [ "$option_value" = no ] && [ "${arg#-}" = "$arg" ]; then
+                set -- "$@" "$extra"
+                inserted=yes
+            fi
+            set -- "$@" "$arg"
+            case "$arg" in
+                --cfg | -c | --package | -p | --config-path | -cp | --config-name | -cn | --config-dir | -cd | --experimental-rerun) option_value=yes ;;
+                *) option_value=no ;;
+            esac
+            count=$((count - 1))
+        done
+        [ "$inserted" = yes ] || set -- "$@" "$extra"
     fi
 fi
 

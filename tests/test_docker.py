@@ -113,19 +113,21 @@ def entrypoint(args: list[str], outputs: Path, **env: str) -> subprocess.Complet
                           env=environment, cwd=outputs if outputs.is_dir() else None, timeout=300)
 
 
-@pytest.mark.slow
 def test_entrypoint_fixes_one_run_dir_on_the_outputs_volume(tmp_path):
     outputs = tmp_path / "outputs"
     outputs.mkdir()
-    # a real (one-batch) run: the directory is chosen once, on the outputs volume
-    run = entrypoint(["experiment=mi_gmm", "debug=fdr", "callbacks=quiet", "trainer.enable_progress_bar=false",
-                      "data.size_scale=0.05", "data.mc_samples=1000"], outputs, WANDB_MODE="disabled")
-    assert run.returncode == 0, run.stderr[-2000:]
-    [metrics] = list((outputs / "runs").glob("*/metrics.json"))
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", metrics.parent.name)
-    report = entrypoint(["infocam-report", "kind=mi_table2", f"sweep_dir={outputs / 'runs'}", f"out_dir={tmp_path / 'rep'}"], outputs)
-    assert report.returncode == 0, report.stderr[-2000:]
-    assert (tmp_path / "rep" / "mi_table2.csv").is_file()
+    # --cfg hydra prints the Hydra config the run would use: its directory is fixed on the outputs volume
+    proc = entrypoint(["experiment=mi_gmm", "--cfg", "hydra"], outputs)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    hydra_cfg = yaml.safe_load(proc.stdout)["hydra"]
+    run_dir = Path(hydra_cfg["run"]["dir"])
+    assert run_dir.parent == outputs / "runs" and re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", run_dir.name)
+    assert f"hydra.run.dir={run_dir}" in hydra_cfg["overrides"]["hydra"]  # on the command line ranks re-run
+    # a multirun gets a sweep directory there instead; INFOCAM_RUN_DIR chooses it; named commands pass through
+    sweep = entrypoint(["infocam-train", "--cfg", "hydra", "experiment=mi_gmm", "sweep=mi_table2"], outputs,
+                       INFOCAM_RUN_DIR=str(tmp_path / "x"))
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
+    assert yaml.safe_load(sweep.stdout)["hydra"]["sweep"]["dir"] == str(tmp_path / "x")
 
 
 def test_entrypoint_refuses_an_unwritable_outputs_volume_in_one_line(tmp_path):
