@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
-.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol demo-infomask
+.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol \
+	demo-infomask docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
 
 venv: $(STAMP)
 
@@ -84,6 +85,38 @@ demo-infomask: $(STAMP)
 	$(BIN)/infocam-report kind=infomask sweep_dir=$(INFOMASK_DEMO) out_dir=reports/demo
 	@cat reports/demo/infomask.md
 	@echo "picture grid: $(INFOMASK_DEMO)/infomask/infomask_grid.png"
+# ---- docker (docker/Dockerfile, docker/compose.yaml) -------------------------------------------
+IMAGE ?= infocam:latest
+COMPOSE := docker compose -f docker/compose.yaml
+# the container runs as your uid (non-root: root gets the image's own user), so ./outputs stays yours
+DOCKER_IDS := INFOCAM_IMAGE=$(IMAGE) INFOCAM_UID=$$(u=$$(id -u); [ $$u -eq 0 ] && echo 10001 || echo $$u) \
+	INFOCAM_GID=$$(g=$$(id -g); [ $$g -eq 0 ] && echo 10001 || echo $$g)
+DOCKER_DIRS := mkdir -p data outputs weights && { [ $$(id -u) -ne 0 ] || chown 10001:10001 outputs; }
+
+docker-build:
+	docker build -f docker/Dockerfile -t $(IMAGE) .
+
+# any experiment with DDP on 2 GPUs: make docker-train ARGS="experiment=wsol_synthetic"
+docker-train:
+	@test -n "$(ARGS)" || { echo 'usage: make docker-train ARGS="experiment=NAME [overrides]"'; exit 2; }
+	$(DOCKER_DIRS)
+	$(DOCKER_IDS) $(COMPOSE) run --rm train trainer=ddp $(ARGS)
+
+# a CPU smoke run in the container (one batch of each split, metrics.json under ./outputs/runs/)
+docker-smoke:
+	$(DOCKER_DIRS)
+	$(DOCKER_IDS) $(COMPOSE) run --rm cpu
+
+# upload the offline wandb runs the containers wrote (WANDB_API_KEY=... make docker-wandb-sync)
+docker-wandb-sync:
+	$(DOCKER_IDS) $(COMPOSE) run --rm cpu wandb-sync
+
+docker-lint: $(STAMP)
+	$(BIN)/hadolint docker/Dockerfile
+
+# upload every offline wandb run under logs/ and outputs/ (wandb login or WANDB_API_KEY first)
+wandb-sync: $(STAMP)
+	find logs outputs -type d -name 'offline-run-*' -path '*/wandb/*' 2>/dev/null | xargs -r $(BIN)/wandb sync
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache

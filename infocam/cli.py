@@ -59,17 +59,20 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
 
 
 def _reject_multirun_ddp(cfg: DictConfig) -> None:
-    """Multirun children with strategy=ddp each start a new sweep (Lightning #11300)."""
+    """Multirun children with strategy=ddp each start a new sweep (Lightning #11300), except
+    under the submitit launchers, which give every job processes of its own."""
     from hydra.core.hydra_config import HydraConfig
+
+    from infocam.launchers import runs_jobs_in_own_processes
 
     if not HydraConfig.initialized():
         return
     mode = str(HydraConfig.get().mode)
     strategy = str(cfg.get("trainer", {}).get("strategy", ""))
-    if mode.endswith("MULTIRUN") and strategy == "ddp":
+    if mode.endswith("MULTIRUN") and strategy == "ddp" and not runs_jobs_in_own_processes():
         raise ConfigError(
-            "trainer.strategy=ddp cannot run inside a multirun (each rank would start a new sweep); "
-            "use trainer=ddp_cpu/ddp_spawn, or run each grid cell as its own single run"
+            "trainer.strategy=ddp cannot run inside a multirun on the basic launcher (each rank would start "
+            "a new sweep); use hydra/launcher=local or slurm, trainer=ddp_cpu/ddp_spawn, or single runs"
         )
 
 

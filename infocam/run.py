@@ -16,6 +16,8 @@ from infocam.callbacks import AtomicCheckpointIO
 from infocam.checkpoints import load_checkpoint
 from infocam.errors import ConfigError
 from infocam.io import atomic_write_text, ensure_writable_dir, write_metrics
+from infocam.launchers import cluster_plugins
+from infocam.logging_wandb import publish_metrics, wandb_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ def build_loggers(cfg: DictConfig | None) -> list:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -> L.Trainer:
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+    plugins = [AtomicCheckpointIO(), *cluster_plugins(cfg.trainer)]  # + submitit's ranks under hydra/launcher=local
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -63,7 +66,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     task: L.LightningModule = instantiate(cfg.task)
-    trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")), build_loggers(cfg.get("logger")))
+    loggers = build_loggers(cfg.get("logger"))
+    trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")) + wandb_callbacks(loggers, cfg), loggers)
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
@@ -83,6 +87,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
+        publish_metrics(loggers, output_dir / "metrics.json")
     return metrics
 
 
@@ -110,12 +115,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                     cfg[group] = hparams[group]
     task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
-    trainer = build_trainer(cfg, [], build_loggers(cfg.get("logger")))
+    loggers = build_loggers(cfg.get("logger"))
+    trainer = build_trainer(cfg, wandb_callbacks(loggers, cfg), loggers)
     trainer.test(task, datamodule=datamodule)
     metrics = {k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")}
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
+        publish_metrics(loggers, output_dir / "metrics.json")
         if task.report_kind:
             from infocam.reporting.dispatch import REPORTS
 

@@ -26,4 +26,9 @@ def build_report(cfg: DictConfig) -> list:
     written = REPORTS[cfg.kind](str(cfg.sweep_dir), str(cfg.out_dir))
     for path in written:
         print(f"wrote {path}")
+    settings = cfg.get("report") or {}
+    if settings.get("wandb"):
+        from infocam.reporting.wandb_push import push_report
+
+        print(f"wandb run {push_report(written, cfg.sweep_dir, cfg.kind, settings, cfg.out_dir)}")
     return written
