@@ -86,6 +86,7 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
     pin_memory: bool = False,
+    epoch: int = 0,
 ) -> DataLoader:
     """A loader for one split.
 
@@ -93,7 +94,9 @@ def make_loader(
     and its workers' seeds are functions of (seed, epoch, rank) alone, so a run resumed from a
     checkpoint sees the same batches and augmentations as one that was never interrupted.
     Training workers are therefore not persistent (a persistent worker's random stream would
-    carry over from epochs a resumed run never ran). Evaluation shards without padding.
+    carry over from epochs a resumed run never ran). ``epoch`` is the epoch the first iterator
+    serves: Lightning makes that iterator before it calls ``set_epoch``, and with workers the
+    iterator seeds them and prefetches indices at once. Evaluation shards without padding.
     """
     rank, world_size = distributed_context()
     sampler: Sampler[int]
@@ -103,6 +106,7 @@ def make_loader(
         sampler = EpochSeededSampler(
             dataset, num_replicas=world_size, rank=rank, seed=seed, drop_last=drop_last, generator=generator
         )
+        sampler.set_epoch(epoch)
     else:
         sampler = ShardedEvalSampler(len(dataset), rank, world_size)
     batched = isinstance(dataset, TensorBatchDataset)
