@@ -74,10 +74,11 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -
         raise
     except Exception as err:  # noqa: BLE001  (Lightning rejects bad arguments with assorted types)
         cause = err.__cause__ or err
-        raise ConfigError(f"trainer: invalid settings ({type(cause).__name__}: {_first_line(cause)})") from None
+        raise ConfigError(f"trainer: invalid settings ({type(cause).__name__}: {_summary_line(cause)})") from None
 
 
-def _first_line(err: BaseException) -> str:
+def _summary_line(err: BaseException) -> str:
+    """The last line of a message: wrapped errors (Hydra, DataLoader workers) end with the cause."""
     text = str(err).strip()
     return text.splitlines()[-1] if text else type(err).__name__
 
@@ -230,7 +231,7 @@ def check_checkpoint_fits_data(task: L.LightningModule, datamodule: L.LightningD
     except Exception as err:  # noqa: BLE001  (any failure here means the pair does not fit)
         raise ConfigError(
             f"{ckpt_path}: this {type(task).__name__} checkpoint does not fit the data {data_name} "
-            f"({_first_line(err)}); evaluate it with the data= it was trained on"
+            f"({_summary_line(err)}); evaluate it with the data= it was trained on"
         ) from None
 
 

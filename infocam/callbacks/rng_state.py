@@ -30,7 +30,8 @@ def collect_rng_states() -> dict[str, Any]:
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+        # this process's device only: touching every visible GPU would open a context on each
+        states["cuda"] = torch.cuda.get_rng_state()
     return states
 
 
@@ -41,12 +42,11 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
     cuda = states.get("cuda")
-    if cuda is not None and torch.cuda.is_available():
-        if len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda)
+    if cuda is not None:
+        if torch.cuda.is_available():
+            torch.cuda.set_rng_state(cuda)
         else:
-            log.warning("checkpoint holds %d CUDA generator states for %d devices; CUDA draws will differ",
-                        len(cuda), torch.cuda.device_count())
+            log.warning("the checkpoint holds a CUDA generator state but no GPU is in use; CUDA draws are not restored")
 
 
 class RandomStateCheckpoint(L.Callback):
