@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from infocam.io import atomic_write_text, write_metrics
 from infocam.run import evaluate, train
 from infocam.rundir import lock_run_dir
 from classification_fixtures import make_cub
-from conftest import BIN_DIR, QUIET, REPO_ROOT, run_cli
+from conftest import QUIET, REPO_ROOT, run_cli
 
 TINY = ["experiment=mi_gmm", "data.size_scale=0.01", "data.mc_samples=500", "model.hidden_dims=[8]",
         "trainer.max_epochs=1", *QUIET]
@@ -44,17 +43,25 @@ def test_a_finished_directory_is_refused_unless_resumed_or_overwritten(make_cfg,
     train(make_cfg([*NOTHING, "run.overwrite=true"], output_dir=run_dir))
 
 
-@pytest.mark.slow
-def test_two_runs_started_together_get_their_own_default_directories(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "WANDB_MODE": "disabled", "INFOCAM_ROOT": str(tmp_path)}
-    procs = [subprocess.Popen([str(BIN_DIR / "infocam-train"), *NOTHING, f"seed={seed}"], cwd=tmp_path, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
-    for proc in procs:
-        assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    runs = sorted((tmp_path / "logs").rglob("metrics.json"))
-    assert len(runs) == 2 and runs[0].parent != runs[1].parent
-    seeds = {OmegaConf.load(run.with_name("config.yaml")).seed for run in runs}
-    assert seeds == {1, 2}  # each directory holds one run's files, not a mix
+def test_two_runs_started_in_the_same_second_get_their_own_default_directories(monkeypatch):
+    """The default run directory of conf/hydra/default.yaml, resolved as two processes would
+    resolve it at the same clock second."""
+    import infocam.configs  # noqa: F401  (registers ${run_suffix:})
+
+    OmegaConf.register_new_resolver("now", lambda pattern: "2026-01-01_00-00-00", replace=True)
+    try:
+        dirs = set()
+        for pid in (4242, 4243):
+            monkeypatch.setattr(os, "getpid", lambda pid=pid: pid)
+            cfg = OmegaConf.create({"task_name": "train", "paths": {"log_dir": "logs"},
+                                    "hydra": OmegaConf.load(REPO_ROOT / "conf" / "hydra" / "default.yaml")})
+            dirs.add((cfg.hydra.run.dir, cfg.hydra.sweep.dir))
+    finally:
+        from hydra.core.utils import setup_globals
+
+        setup_globals()  # Hydra's own ${now:} back
+    assert len(dirs) == 2
+    assert ("logs/train/runs/2026-01-01_00-00-00_4242", "logs/train/multiruns/2026-01-01_00-00-00_4242") in dirs
 
 
 # -- 4. errors that used to escape as tracebacks -------------------------------------------
