@@ -54,6 +54,12 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     def wrapper(cfg: DictConfig) -> Any:
         try:
             _reject_multirun_ddp(cfg)
+        except InfocamError as err:  # the whole sweep is misconfigured: stop at once, not per cell
+            if os.environ.get("INFOCAM_FULL_ERROR"):
+                raise
+            print(f"infocam: error: {_one_line(err)}", file=sys.stderr)
+            sys.exit(1)
+        try:
             return job(cfg)
         except Exception as err:  # noqa: BLE001  (sorted below: user error, multirun cell, bug)
             user_error = _user_error(err)
