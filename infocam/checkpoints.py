@@ -34,7 +34,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
         raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,
             AttributeError) as err:  # a text or random file trips the legacy unpickler in assorted ways
-        raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
+        reason = _first_line(err) if zipfile.is_zipfile(path) else "not a file written by torch.save"
+        raise ConfigError(f"{path} is not a torch checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict):
         raise ConfigError(f"{path} is not a Lightning checkpoint (holds a {type(checkpoint).__name__}, not a dict)")
     return checkpoint
