@@ -229,7 +229,8 @@ def check_checkpoint_fits_data(task: L.LightningModule, datamodule: L.LightningD
     try:
         task.check_batch(batch)
     except Exception as err:  # noqa: BLE001  (any failure here means the pair does not fit)
-        raise ConfigError(
+        error_type = type(err) if isinstance(err, InfocamError) else ConfigError  # a DataError stays one
+        raise error_type(
             f"{ckpt_path}: this {type(task).__name__} checkpoint does not fit the data {data_name} "
             f"({_summary_line(err)}); evaluate it with the data= it was trained on"
         ) from None

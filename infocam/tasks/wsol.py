@@ -90,8 +90,8 @@ class WSOLModule(RegistryTask):
 
     # -- training -------------------------------------------------------------------------
     def check_batch(self, batch) -> None:
-        super().check_batch(batch)
         unpack_batch(batch).require_boxes()
+        super().check_batch(batch)
 
     def training_step(self, batch, batch_idx):
         batch = unpack_batch(batch)
