@@ -32,8 +32,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
         if _NEEDS_CODE.search(str(err)):
             raise ConfigError(f"{path}: not a plain checkpoint; refusing to unpickle code") from None
         raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,
+            AttributeError) as err:  # a text or random file trips the legacy unpickler in assorted ways
+        reason = _first_line(err) if zipfile.is_zipfile(path) else "not a file written by torch.save"
+        raise ConfigError(f"{path} is not a torch checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict):
         raise ConfigError(f"{path} is not a Lightning checkpoint (holds a {type(checkpoint).__name__}, not a dict)")
     return checkpoint

@@ -1,17 +1,20 @@
 """Command-line entry points: thin ``@hydra.main`` wrappers around :mod:`infocam.run`.
 
 User errors (:class:`infocam.errors.InfocamError`) print as one line and exit with status 1.
+In a multirun a failed cell does not stop the sweep: its error goes to ``error.txt`` in its run
+directory, and the command exits 1 at the end with a list of the failed cells.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import hydra
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
 from infocam.configs import config_dir
@@ -41,14 +44,33 @@ def _one_line(err: InfocamError) -> str:
     return message
 
 
+log = logging.getLogger(__name__)
+
+#: (run directory, one-line error) of each multirun cell that failed in this process
+FAILED_CELLS: list[tuple[str, str]] = []
+
+
 def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     def wrapper(cfg: DictConfig) -> Any:
         try:
             _reject_multirun_ddp(cfg)
+        except InfocamError as err:  # the whole sweep is misconfigured: stop at once, not per cell
+            if os.environ.get("INFOCAM_FULL_ERROR"):
+                raise
+            print(f"infocam: error: {_one_line(err)}", file=sys.stderr)
+            sys.exit(1)
+        try:
             return job(cfg)
-        except (InfocamError, InstantiationException, RuntimeError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001  (sorted below: user error, multirun cell, bug)
             user_error = _user_error(err)
-            if user_error is None or os.environ.get("INFOCAM_FULL_ERROR"):
+            if os.environ.get("INFOCAM_FULL_ERROR"):
+                raise
+            if _in_multirun():
+                message = _one_line(user_error) if user_error is not None else f"{type(err).__name__}: {err}".splitlines()[0]
+                if user_error is None:
+                    log.exception("multirun cell failed")  # the traceback goes to the cell's log file
+                return _record_failed_cell(cfg, message)
+            if user_error is None:
                 raise
             print(f"infocam: error: {_one_line(user_error)}", file=sys.stderr)
             sys.exit(1)
@@ -56,6 +78,38 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             _close_wandb()
 
     return wrapper
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.initialized() and str(HydraConfig.get().mode).endswith("MULTIRUN")
+
+
+def _record_failed_cell(cfg: DictConfig, message: str) -> float | None:
+    """Write the cell's error into its run directory and remember it for the closing summary;
+    the sweep goes on (an Optuna sweeper sees NaN, i.e. a failed trial)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from infocam.io import atomic_write_text
+
+    run_dir = str(HydraConfig.get().runtime.output_dir)
+    try:
+        atomic_write_text(Path(run_dir) / "error.txt", message + "\n")
+    except InfocamError:
+        pass  # an unwritable cell directory is reported in the summary all the same
+    FAILED_CELLS.append((run_dir, message))
+    print(f"infocam: error: {run_dir}: {message}", file=sys.stderr)
+    return math.nan if cfg.get("optimized_metric") else None
+
+
+def _exit_if_cells_failed() -> None:
+    if not FAILED_CELLS:
+        return
+    lines = [f"infocam: error: {len(FAILED_CELLS)} multirun cell(s) failed (each wrote error.txt):"]
+    lines += [f"  {run_dir}: {message}" for run_dir, message in FAILED_CELLS]
+    print("\n".join(lines), file=sys.stderr)
+    sys.exit(1)
 
 
 def _reject_multirun_ddp(cfg: DictConfig) -> None:
@@ -136,17 +190,47 @@ def _check_output_overrides(argv: list[str]) -> None:
             sys.exit(1)
 
 
+def _check_default_log_dir(argv: list[str]) -> None:
+    """Without ``hydra.run.dir``/``hydra.sweep.dir``, runs go under ``paths.log_dir``: refuse an
+    unwritable one in one line (Hydra's log-file handler would fail there with a traceback)."""
+    values = {}
+    for arg in argv:
+        key, _, value = arg.lstrip("+~").partition("=")
+        values[key] = value
+    if "hydra.run.dir" in values or "hydra.sweep.dir" in values:
+        return
+    root = values.get("paths.root_dir") or os.environ.get("INFOCAM_ROOT") or "."
+    log_dir = values.get("paths.log_dir") or os.environ.get("INFOCAM_LOGS") or str(Path(root) / "logs")
+    if "${" in log_dir:
+        return
+    ancestor = Path(log_dir).absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        print(
+            f"infocam: error: cannot create run directories under {log_dir} ({ancestor} is not a writable directory); "
+            "set paths.log_dir=DIR (or INFOCAM_LOGS), or hydra.run.dir=DIR",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
 def train_main() -> None:
     _check_output_overrides(sys.argv[1:])
+    _check_default_log_dir(sys.argv[1:])
     _train()
+    _exit_if_cells_failed()
 
 
 def eval_main() -> None:
     _check_output_overrides(sys.argv[1:])
+    _check_default_log_dir(sys.argv[1:])
     _eval()
+    _exit_if_cells_failed()
 
 
 def report_main() -> None:
     _check_output_overrides(sys.argv[1:])
+    _check_default_log_dir(sys.argv[1:])
     _report()
 

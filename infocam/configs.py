@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +21,13 @@ def group_option(group: str, option: str = "default") -> dict[str, Any]:
     """One config group option as a plain dict, e.g. the shipped ``localization/default.yaml``:
     code that needs a group's defaults reads them here, so the YAML file is their one source."""
     return OmegaConf.to_container(OmegaConf.load(config_dir() / group / f"{option}.yaml"), resolve=True)
+
+
+def run_suffix() -> str:
+    """What makes a default run directory unique beside its one-second timestamp: the process
+    id (under torchrun, the id of its agent, which every local rank shares)."""
+    return str(os.getppid() if "TORCHELASTIC_RUN_ID" in os.environ else os.getpid())
+
+
+# `${run_suffix:}` in conf/hydra/default.yaml; registered when the CLI imports this module
+OmegaConf.register_new_resolver("run_suffix", run_suffix, replace=True)

@@ -12,8 +12,19 @@ from typing import Any, Mapping
 from infocam.errors import OutputError
 
 
+def current_umask() -> int:
+    """The process umask (reading it means setting it; it is put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place.
+
+    ``mkstemp`` creates the file private (0600); it gets the mode a plain ``open`` would give
+    (0666 less the umask), so results in a shared directory stay readable by the group.
+    """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -22,6 +33,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         raise OutputError(f"cannot write {target}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

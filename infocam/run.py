@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,13 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from infocam.callbacks import AtomicCheckpointIO
+from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
 from infocam.checkpoints import load_checkpoint
-from infocam.errors import ConfigError
+from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
 from infocam.io import atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.launchers import cluster_plugins
 from infocam.logging_wandb import publish_metrics, wandb_callbacks
+from infocam.rundir import RunDirLock, is_launching_process, lock_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,82 @@ def build_loggers(cfg: DictConfig | None) -> list:
     return [instantiate(c) for c in (cfg or {}).values() if c is not None and "_target_" in c]
 
 
+#: Trainer arguments that must be whole numbers / numbers (Lightning asserts with no message)
+_TRAINER_INTS = ("max_epochs", "min_epochs", "max_steps", "min_steps", "check_val_every_n_epoch",
+                 "log_every_n_steps", "num_nodes", "accumulate_grad_batches", "num_sanity_val_steps")
+_TRAINER_NUMBERS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches",
+                    "val_check_interval", "overfit_batches", "gradient_clip_val")
+
+
+def check_trainer_config(trainer_cfg: DictConfig) -> None:
+    """Types of the Trainer's numeric arguments, checked before anything is built (also under
+    ``debug=fdr``, where ``fast_dev_run`` would otherwise hide a bad ``max_epochs``)."""
+    for key in (*_TRAINER_INTS, *_TRAINER_NUMBERS):
+        value = trainer_cfg.get(key)
+        if value is None:
+            continue
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if key in _TRAINER_INTS and not whole:
+            raise ConfigError(f"trainer.{key}={value!r} must be a whole number (e.g. trainer.{key}=10)")
+        if key in _TRAINER_NUMBERS and not (whole or isinstance(value, float)):
+            raise ConfigError(f"trainer.{key}={value!r} must be a number (a count of batches or a fraction)")
+    fdr = trainer_cfg.get("fast_dev_run")
+    if fdr is not None and not isinstance(fdr, (bool, int)):
+        raise ConfigError(f"trainer.fast_dev_run={fdr!r} must be true/false or a number of batches")
+
+
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -> L.Trainer:
+    """The configured Trainer, always with atomic checkpoint files and the random-state record
+    (so ``ckpt_path=last`` resumes exactly whichever callbacks group is chosen)."""
+    check_trainer_config(cfg.trainer)
+    callbacks = [*callbacks, RandomStateCheckpoint()]
     plugins = [AtomicCheckpointIO(), *cluster_plugins(cfg.trainer)]  # + submitit's ranks under hydra/launcher=local
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    except InfocamError:
+        raise
+    except Exception as err:  # noqa: BLE001  (Lightning rejects bad arguments with assorted types)
+        cause = err.__cause__ or err
+        raise ConfigError(f"trainer: invalid settings ({type(cause).__name__}: {_summary_line(cause)})") from None
+
+
+def _summary_line(err: BaseException) -> str:
+    """The last line of a message: wrapped errors (Hydra, DataLoader workers) end with the cause."""
+    text = str(err).strip()
+    return text.splitlines()[-1] if text else type(err).__name__
+
+
+def monitored_checkpoint(trainer: L.Trainer) -> L.Callback | None:
+    """The ModelCheckpoint that keeps the best epoch (the one with a ``monitor``)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.monitor:
+            return callback
+    return None
+
+
+def lock_output_dir(cfg: DictConfig, output_dir: Path, resume: bool) -> RunDirLock | None:
+    """Hold the run directory for this run (rank 0 / the launching process only)."""
+    if not is_launching_process():
+        return None
+    overwrite = bool((cfg.get("run") or {}).get("overwrite", False))
+    return lock_run_dir(output_dir, resume=resume, overwrite=overwrite)
+
+
+def check_finite_metrics(metrics: dict[str, float]) -> None:
+    """A run whose final metrics are NaN/inf did not produce a result: say so, write no metrics.json.
+
+    Standard errors (``*_se``) are exempt: some estimators (MINE's bound) have none and log NaN.
+    """
+    bad = sorted(k for k, v in metrics.items()
+                 if isinstance(v, float) and not math.isfinite(v) and not k.endswith("_se"))
+    if bad:
+        raise NonFiniteLossError(
+            f"the run ended with non-finite metrics ({', '.join(bad[:6])}{', ...' if len(bad) > 6 else ''}); "
+            "no metrics.json written. Lower the learning rate, check the inputs, or keep the finite-loss "
+            "guard (callbacks=default) to stop at the first NaN step"
+        )
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -62,6 +137,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     import_plugins(cfg.get("plugins"))
     output_dir = ensure_writable_dir(cfg.paths.output_dir)
+    lock = lock_output_dir(cfg, output_dir, resume=cfg.get("ckpt_path") is not None)
+    try:
+        return _train(cfg, output_dir, started)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
@@ -76,7 +160,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test", True):
         ckpt = None
         if cfg.get("train", True):
-            best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+            best = getattr(monitored_checkpoint(trainer), "best_model_path", "")
             ckpt = best or None
             if best:
                 log.info("testing the best checkpoint %s", best)
@@ -85,6 +169,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(task, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
     metrics["seconds"] = time.perf_counter() - started
+    check_finite_metrics(metrics)
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
         publish_metrics(loggers, output_dir / "metrics.json")
@@ -99,6 +184,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = Path(str(cfg.ckpt_path))
     if not ckpt_path.is_file():
         raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
+    lock = lock_output_dir(cfg, output_dir, resume=False)
+    try:
+        return _evaluate(cfg, output_dir, ckpt_path, started)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     recorded = checkpoint_task_class(ckpt_path)
     task_class = recorded or hydra_target(cfg.task)
@@ -115,6 +209,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                     cfg[group] = hparams[group]
     task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
     datamodule: L.LightningDataModule = instantiate(cfg.data)
+    check_checkpoint_fits_data(task, datamodule, ckpt_path, cfg.data)
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, wandb_callbacks(loggers, cfg), loggers)
     trainer.test(task, datamodule=datamodule)
@@ -128,6 +223,26 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
             REPORTS[task.report_kind](str(output_dir), str(output_dir / "reports"))
     return metrics
+
+
+def check_checkpoint_fits_data(task: L.LightningModule, datamodule: L.LightningDataModule, ckpt_path: Path,
+                               data_cfg: DictConfig) -> None:
+    """Run the task's checks on one test batch before any evaluation starts.
+
+    A checkpoint of another task or input shape (an MI model on WSOL images) would otherwise
+    fail deep inside the test loop with a message about tuples or matrix shapes.
+    """
+    datamodule.setup("test")
+    batch = next(iter(datamodule.test_dataloader()))
+    data_name = str(data_cfg.get("_target_", "?")).rsplit(".", 1)[-1]
+    try:
+        task.check_batch(batch)
+    except Exception as err:  # noqa: BLE001  (any failure here means the pair does not fit)
+        error_type = type(err) if isinstance(err, InfocamError) else ConfigError  # a DataError stays one
+        raise error_type(
+            f"{ckpt_path}: this {type(task).__name__} checkpoint does not fit the data {data_name} "
+            f"({_summary_line(err)}); evaluate it with the data= it was trained on"
+        ) from None
 
 
 def checkpoint_task_class(ckpt_path: Path) -> type | None:

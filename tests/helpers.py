@@ -15,3 +15,14 @@ class SigkillAtStep(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step >= self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class NanWeightsAtStart(L.Callback):
+    """Fill the model's weights with NaN before training: every loss after is NaN."""
+
+    def on_train_start(self, trainer, pl_module):
+        import torch
+
+        with torch.no_grad():
+            for parameter in pl_module.parameters():
+                parameter.fill_(float("nan"))

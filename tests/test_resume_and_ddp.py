@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from infocam.checkpoints import load_checkpoint
 from infocam.run import evaluate, train
+from classification_fixtures import make_cub
 from conftest import QUIET, run_cli
 
 TINY = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=2000", "data.eval_batch_size=64",
@@ -17,23 +19,63 @@ def _test_metrics(path: Path) -> dict:
     return {k: v for k, v in json.loads(path.read_text()).items() if k.startswith("test/")}
 
 
-@pytest.mark.slow
-def test_sigkill_then_resume_gives_uninterrupted_metrics(tmp_path):
-    # 1080 training samples / batch 32 = 34 steps per epoch; the crash comes mid-epoch 2
-    args = ["experiment=mi_gmm", "data.size_scale=0.03", "data.batch_size=32", "data.mc_samples=2000",
-            "model.hidden_dims=[64,64,64]", "trainer.max_epochs=3", "callbacks.early_stopping.patience=100", *QUIET]
-    run_cli("train", [*args, f"hydra.run.dir={tmp_path / 'uninterrupted'}"], cwd=tmp_path, check=True)
+def _all_metrics(path: Path) -> dict:
+    """The whole metrics.json but the wall time."""
+    return {k: v for k, v in json.loads(path.read_text()).items() if k != "seconds"}
 
+
+# Each case: 3 epochs; the kill comes in the second epoch, so the resume starts from last.ckpt
+# written at the end of the first one and must redo the rest exactly.
+RESUME_CASES = {
+    # MINE shuffles labels with the global torch generator in every step
+    "mi_mine": (["experiment=mi_gmm", "loss=mine", "data.size_scale=0.02", "data.batch_size=64",
+                 "data.mc_samples=1000", "model.hidden_dims=[16,16]"], 17),  # 720 samples: 12 steps/epoch
+    # random resized crops and flips drawn in 2 DataLoader workers
+    "cub_augmented": (["experiment=cub", "data.num_classes=4", "data.image_size=24", "data.num_workers=2",
+                       "data.batch_size=8", "data.eval_batch_size=16", "data.val_fraction=0.5",
+                       "model=gap_cnn", "model.channels=[8]", "task.optimizer.lr=0.05"], 4),  # 24 images: 3 steps/epoch
+    "wsol": (["experiment=wsol_synthetic", "data.num_train=64", "data.num_val=16", "data.num_test=24",
+              "data.image_size=32", "data.batch_size=16", "data.eval_batch_size=24", "model.channels=[8,16]"], 6),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(RESUME_CASES))
+def test_sigkill_then_resume_gives_uninterrupted_metrics(tmp_path, case):
+    from concurrent.futures import ThreadPoolExecutor
+
+    overrides, kill_step = RESUME_CASES[case]
+    if case == "cub_augmented":
+        make_cub(tmp_path / "data")
+        overrides = [*overrides, f"data.root={tmp_path / 'data'}"]
+    args = [*overrides, "trainer.max_epochs=3", "callbacks.early_stopping.patience=100", *QUIET]
     run_dir = tmp_path / "interrupted"
-    killer = ["+callbacks.killer._target_=tests.helpers.SigkillAtStep", "+callbacks.killer.step=50"]
-    crashed = run_cli("train", [*args, *killer, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    killer = ["+callbacks.killer._target_=tests.helpers.SigkillAtStep", f"+callbacks.killer.step={kill_step}"]
+    with ThreadPoolExecutor(2) as pool:  # the two first runs are independent
+        whole = pool.submit(run_cli, "train", [*args, f"hydra.run.dir={tmp_path / 'uninterrupted'}"], tmp_path, check=True)
+        crashed = pool.submit(run_cli, "train", [*args, *killer, f"hydra.run.dir={run_dir}"], tmp_path).result()
+        whole.result()
     assert crashed.returncode == -signal.SIGKILL
-    assert (run_dir / "checkpoints" / "last.ckpt").exists()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(last)["epoch"] == 0  # the end of the first epoch, the last one completed
     assert not (run_dir / "metrics.json").exists()
+    stale = run_dir / "checkpoints" / ".last.ckpt.99999.tmp"
+    stale.write_bytes(b"half a checkpoint")  # what a kill during a save leaves behind
 
     resumed = run_cli("train", [*args, f"hydra.run.dir={run_dir}", "ckpt_path=last"], cwd=tmp_path, check=True)
     assert "Restoring states from the checkpoint" in resumed.stdout + resumed.stderr
-    assert _test_metrics(run_dir / "metrics.json") == _test_metrics(tmp_path / "uninterrupted" / "metrics.json")
+    assert not stale.exists()
+    assert _all_metrics(run_dir / "metrics.json") == _all_metrics(tmp_path / "uninterrupted" / "metrics.json")
+
+
+def test_last_checkpoint_is_the_last_epoch_even_without_improvement(make_cfg, tmp_path):
+    """lr=0: val/loss never improves after epoch 0, yet last.ckpt must hold the final epoch."""
+    cfg = make_cfg([*TINY, "data.size_scale=0.01", "trainer.max_epochs=2", "task.optimizer.lr=0.0",
+                    "callbacks.early_stopping.patience=100"], output_dir=tmp_path / "run")
+    train(cfg)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert load_checkpoint(checkpoints / "last.ckpt")["epoch"] == 1
+    assert [p.name for p in checkpoints.glob("epoch_*.ckpt")] == ["epoch_000.ckpt"]  # the best is kept apart
 
 
 @pytest.mark.slow

@@ -2,5 +2,6 @@
 
 from infocam.callbacks.checkpoint_io import AtomicCheckpointIO
 from infocam.callbacks.finite_loss import FiniteLossGuard
+from infocam.callbacks.rng_state import RandomStateCheckpoint
 
-__all__ = ["AtomicCheckpointIO", "FiniteLossGuard"]
+__all__ = ["AtomicCheckpointIO", "FiniteLossGuard", "RandomStateCheckpoint"]

@@ -41,7 +41,14 @@ class SplitDataModule(L.LightningDataModule):
             seed=self.hparams.seed,
             num_workers=self.hparams.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
+            epoch=self._current_epoch() if train else 0,
         )
+
+    def _current_epoch(self) -> int:
+        """The epoch the fit loop is at (restored from the checkpoint on resume; 0 otherwise)."""
+        trainer = getattr(self, "trainer", None)
+        fit_loop = getattr(trainer, "fit_loop", None)
+        return int(fit_loop.epoch_progress.current.processed) if fit_loop is not None else 0
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

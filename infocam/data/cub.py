@@ -17,6 +17,7 @@ so a batch has ``boxes`` ``[B, 1, 4]``. Splits: the official training images are
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -28,6 +29,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from infocam.data.boxes import check_boxes, warn_clamped
 from infocam.data.formats.cub import CubImage, read_cub
 from infocam.data.imbalance import balance_spec, plain_options, select_indices
 from infocam.data.base import SplitDataModule
@@ -59,15 +61,34 @@ def open_rgb(path: Path, image_id: int) -> Image.Image:
         raise DataError(f"{path}: cannot decode image id {image_id}: {err}") from None
 
 
-def check_image_header(item: CubImage) -> None:
-    """Cheap check (header only) that an image exists and is a readable image file."""
+def check_image_header(item: CubImage) -> tuple[int, int]:
+    """Cheap check (header only) that an image exists and is a readable image file; its (width, height)."""
     try:
         with Image.open(item.path) as handle:
-            handle.size  # noqa: B018  (reading the size parses the header)
+            return handle.size
     except FileNotFoundError:
         raise DataError(f"{item.path}: image id {item.image_id} listed in images.txt does not exist") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{item.path}: not a readable image (image id {item.image_id}): {err}") from None
+
+
+def checked_boxes(root: Path, *splits: list[CubImage]) -> list[list[CubImage]]:
+    """Read every image header; a box wholly outside its image is a DataError naming its line
+    of bounding_boxes.txt, a box partly outside is clamped (one warning with the count)."""
+    from infocam.data.formats.cub import CUB_DIR, _line_of
+
+    boxes_file = root / CUB_DIR / "bounding_boxes.txt"
+    checked: dict[int, CubImage] = {}
+    clamped = 0
+    for item in {i.image_id: i for split in splits for i in split}.values():
+        width, height = check_image_header(item)
+        x, y, w, h = item.box
+        where = lambda _: f"{boxes_file}:{_line_of(boxes_file, item.image_id)} (image {item.path.name})"  # noqa: E731
+        [(x0, y0, x1, y1)], count = check_boxes([(x, y, x + w, y + h)], width, height, where)
+        clamped += count
+        checked[item.image_id] = replace(item, box=(x0, y0, x1 - x0, y1 - y0)) if count else item
+    warn_clamped(clamped, len(checked), str(boxes_file))
+    return [[checked[i.image_id] for i in split] for split in splits]
 
 
 class CubDataset(Dataset):
@@ -85,6 +106,7 @@ class CubDataset(Dataset):
         image = open_rgb(item.path, item.image_id)
         width, height = image.size
         x, y, w, h = item.box
+        check_boxes([(x, y, x + w, y + h)], width, height, f"{item.path} (image id {item.image_id})")  # verify_images=false
         boxes = tv_tensors.BoundingBoxes([[x, y, x + w, y + h]], format="XYXY", canvas_size=(height, width))
         pixels, boxes = self.transform(tv_tensors.Image(TF.pil_to_tensor(image)), boxes)
         return {
@@ -156,8 +178,7 @@ class CUBDataModule(SplitDataModule):
         else:
             val = test
         if hp.verify_images:
-            for item in (*train, *test, *(val if val is not test else ())):
-                check_image_header(item)
+            train, val, test = checked_boxes(Path(hp.root), train, val, test)
         self.splits = {
             "train": CubDataset(train, cub_transforms(hp.image_size, True, hp.min_crop_scale)),
             "val": CubDataset(val, cub_transforms(hp.image_size, False)),

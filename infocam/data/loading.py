@@ -51,6 +51,25 @@ class ShardedEvalSampler(Sampler[int]):
         return len(range(self.rank, self.length, self.world_size))
 
 
+class EpochSeededSampler(DistributedSampler):
+    """A ``DistributedSampler`` that also reseeds the loader's generator at every ``set_epoch``.
+
+    The loader draws its workers' base seed from that generator when an epoch's iterator is
+    made, so the workers' random streams (augmentation in the workers) are a function of
+    (seed, epoch, rank) alone, and a run resumed at epoch e draws what an uninterrupted one did.
+    """
+
+    def __init__(self, dataset: Dataset, *, num_replicas: int, rank: int, seed: int, drop_last: bool,
+                 generator: torch.Generator) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
+        self.generator = generator
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.generator.manual_seed(((self.seed * 1_000_003 + epoch) * 1_009 + self.rank) % 2**63)
+
+
 def distributed_context() -> tuple[int, int]:
     """(rank, world_size) of the initialised process group, else (0, 1)."""
     if dist.is_available() and dist.is_initialized():
@@ -67,19 +86,27 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
     pin_memory: bool = False,
+    epoch: int = 0,
 ) -> DataLoader:
     """A loader for one split.
 
-    Training shuffles with a ``DistributedSampler`` even on one process: its permutation is a
-    function of (seed, epoch) alone, so a run resumed from a checkpoint sees the same batches
-    as one that was never interrupted. Evaluation shards without padding.
+    Training shuffles with an :class:`EpochSeededSampler` even on one process: its permutation
+    and its workers' seeds are functions of (seed, epoch, rank) alone, so a run resumed from a
+    checkpoint sees the same batches and augmentations as one that was never interrupted.
+    Training workers are therefore not persistent (a persistent worker's random stream would
+    carry over from epochs a resumed run never ran). ``epoch`` is the epoch the first iterator
+    serves: Lightning makes that iterator before it calls ``set_epoch``, and with workers the
+    iterator seeds them and prefetches indices at once. Evaluation shards without padding.
     """
     rank, world_size = distributed_context()
     sampler: Sampler[int]
+    generator = None
     if train:
-        sampler = DistributedSampler(
-            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=drop_last
+        generator = torch.Generator()
+        sampler = EpochSeededSampler(
+            dataset, num_replicas=world_size, rank=rank, seed=seed, drop_last=drop_last, generator=generator
         )
+        sampler.set_epoch(epoch)
     else:
         sampler = ShardedEvalSampler(len(dataset), rank, world_size)
     batched = isinstance(dataset, TensorBatchDataset)
@@ -90,6 +117,7 @@ def make_loader(
         drop_last=drop_last and train,
         num_workers=num_workers,
         pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
+        persistent_workers=num_workers > 0 and not train,
+        generator=generator,
         collate_fn=_identity_collate if batched else None,
     )

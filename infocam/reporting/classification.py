@@ -15,9 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from infocam.errors import DataError
 from infocam.io import atomic_write_text
-from infocam.reporting.collect import RunRecord, collect_runs, rows_to_csv
+from infocam.reporting.collect import Collected, RunRecord, collect_runs, require_rows, rows_to_csv, skipped_markdown
 
 #: Table 3 of the paper, in %: (dataset, balance) -> loss -> (accuracy, average per-class accuracy)
 PAPER_TABLE3 = {
@@ -37,11 +36,16 @@ def dataset_name(run: RunRecord) -> str:
     return DATASETS.get(target.rsplit(".", 1)[-1], str(run.config.get("task_name", "unknown")))
 
 
-def run_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
+def run_rows(sweep_dir: str | Path) -> Collected:
     """One row per finished classification run (those that logged the per-class accuracy)."""
-    rows = []
-    for run in collect_runs(sweep_dir):
+    runs = collect_runs(sweep_dir)
+    rows = Collected(skipped=runs.skipped)
+    for run in runs:
         if METRICS["acc_per_class"] not in run.metrics:
+            continue
+        null = [name for name in METRICS.values() if run.metrics.get(name) is None]
+        if null:
+            rows.skip(run.directory, f"{', '.join(null)} null or missing (not finite)")
             continue
         summary_file = run.directory / "data_summary.json"
         summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
@@ -60,9 +64,7 @@ def run_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
                 "directory": str(run.directory),
             }
         )
-    if not rows:
-        raise DataError(f"no classification run (metrics.json with {METRICS['acc_per_class']}) below {sweep_dir}")
-    return rows
+    return require_rows(rows, f"classification run (metrics.json with {METRICS['acc_per_class']})", sweep_dir)
 
 
 def mann_whitney(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
@@ -163,16 +165,16 @@ def write_classification_report(sweep_dir: str, out_dir: str) -> list[Path]:
     """``classification_<dataset>.{csv,md}`` (and ``_runs.csv``) for each dataset in ``sweep_dir``."""
     rows = run_rows(sweep_dir)
     out = Path(out_dir)
-    written = []
+    files: list[tuple[Path, str]] = []  # all rendered before any is written: nothing partial
     for dataset in sorted({r["dataset"] for r in rows}):
         subset = [r for r in rows if r["dataset"] == dataset]
         table = summarise(subset)
         stem = f"classification_{dataset}"
         fields = ["dataset", "balance", "loss", "seed", "acc", "acc_per_class", "seconds", "directory"]
         ordered = sorted(subset, key=lambda r: (r["balance"], LOSS_ORDER.get(r["loss"], 9), r["seed"]))
-        written += [
-            atomic_write_text(out / f"{stem}.csv", rows_to_csv(table, CSV_COLUMNS)),
-            atomic_write_text(out / f"{stem}.md", table_markdown(dataset, table, subset, sweep_dir)),
-            atomic_write_text(out / f"{stem}_runs.csv", rows_to_csv(ordered, fields)),
+        files += [
+            (out / f"{stem}.csv", rows_to_csv(table, CSV_COLUMNS)),
+            (out / f"{stem}.md", table_markdown(dataset, table, subset, sweep_dir) + skipped_markdown(rows)),
+            (out / f"{stem}_runs.csv", rows_to_csv(ordered, fields)),
         ]
-    return written
+    return [atomic_write_text(path, text) for path, text in files]

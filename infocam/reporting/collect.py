@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -13,6 +14,8 @@ from omegaconf import OmegaConf
 from infocam.errors import DataError
 from infocam.io import read_metrics
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class RunRecord:
@@ -21,20 +24,66 @@ class RunRecord:
     metrics: dict[str, Any]
 
 
-def collect_runs(sweep_dir: str | Path) -> list[RunRecord]:
-    """Every run below ``sweep_dir`` that has both metrics.json and config.yaml."""
+class Collected(list):
+    """Runs (or report rows) found, with the broken runs skipped on the way: ``skipped`` holds
+    ``(run directory, reason)``; reports list them under their table."""
+
+    def __init__(self, items: Iterable[Any] = (), skipped: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(items)
+        self.skipped: list[tuple[str, str]] = list(skipped)
+
+    def skip(self, directory: str | Path, reason: str) -> None:
+        log.warning("skipping run %s: %s", directory, reason)
+        self.skipped.append((str(directory), reason))
+
+
+def collect_runs(sweep_dir: str | Path) -> Collected:
+    """Every run below ``sweep_dir`` with a readable metrics.json and config.yaml; runs whose
+    files are corrupt or missing are named in ``.skipped`` instead of stopping the report."""
     root = Path(sweep_dir)
     if not root.is_dir():
         raise DataError(f"sweep directory {root} does not exist")
-    records = []
+    records = Collected()
     for metrics_file in sorted(root.rglob("metrics.json")):
         config_file = metrics_file.with_name("config.yaml")
         if not config_file.is_file():
+            records.skip(metrics_file.parent, "config.yaml is missing")
             continue
-        records.append(RunRecord(metrics_file.parent, OmegaConf.load(config_file), read_metrics(metrics_file)))
+        try:
+            metrics = read_metrics(metrics_file)
+        except (ValueError, OSError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            records.skip(metrics_file.parent, f"{metrics_file.name} is not valid JSON ({err})")
+            continue
+        if not isinstance(metrics, dict):
+            records.skip(metrics_file.parent, f"{metrics_file.name} holds a {type(metrics).__name__}, not an object")
+            continue
+        try:
+            config = OmegaConf.load(config_file)
+        except Exception as err:  # noqa: BLE001  (any YAML or OmegaConf failure)
+            records.skip(metrics_file.parent, f"config.yaml cannot be read ({str(err).splitlines()[0] if str(err) else err!r})")
+            continue
+        records.append(RunRecord(metrics_file.parent, config, metrics))
     if not records:
-        raise DataError(f"no run with metrics.json and config.yaml below {root}")
+        broken = "".join(f"; {d}: {reason}" for d, reason in records.skipped[:5])
+        raise DataError(f"no run with metrics.json and config.yaml below {root}{broken}")
     return records
+
+
+def require_rows(rows: Collected, what: str, sweep_dir: str | Path) -> Collected:
+    """Refuse a report with no run of its kind (nothing is written)."""
+    if not rows:
+        note = f" ({len(rows.skipped)} broken run(s) skipped)" if rows.skipped else ""
+        raise DataError(f"no {what} below {sweep_dir}{note}; is this the right kind= for this sweep?")
+    return rows
+
+
+def skipped_markdown(rows: Any) -> str:
+    """The 'Skipped runs' section listed under a table (empty when nothing was skipped)."""
+    skipped = getattr(rows, "skipped", [])
+    if not skipped:
+        return ""
+    lines = ["", "## Skipped runs", ""] + [f"- `{directory}`: {reason}" for directory, reason in skipped]
+    return "\n".join(lines) + "\n"
 
 
 def rows_to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from infocam.io import atomic_write_bytes, atomic_write_text
-from infocam.reporting.collect import collect_runs, rows_to_csv
+from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
 
 COLUMNS = ["prior", "dim", "estimator", "mi_estimate", "mi_true", "mi_true_se", "abs_error", "accuracy", "seconds"]
 
@@ -25,13 +25,18 @@ PAPER_TABLE2 = {
 ESTIMATOR_ORDER = {"softmax": 0, "pc_softmax": 1, "logit_adjusted": 2, "mine": 3}
 
 
-def mi_rows(sweep_dir: str | Path) -> list[dict]:
-    rows = []
-    for run in collect_runs(sweep_dir):
+def mi_rows(sweep_dir: str | Path) -> Collected:
+    """One row per MI run; runs with a null (non-finite) estimate are skipped, and named."""
+    runs = collect_runs(sweep_dir)
+    rows = Collected(skipped=runs.skipped)
+    for run in runs:
         m, cfg = run.metrics, run.config
         if "test/mi_estimate" not in m:
             continue
         estimate, truth = m["test/mi_estimate"], m.get("test/mi_true")
+        if estimate is None:
+            rows.skip(run.directory, "test/mi_estimate is null (the run's estimate was not finite)")
+            continue
         rows.append(
             {
                 "prior": cfg.data.balance,
@@ -46,7 +51,7 @@ def mi_rows(sweep_dir: str | Path) -> list[dict]:
             }
         )
     rows.sort(key=lambda r: (r["prior"], r["dim"], ESTIMATOR_ORDER.get(r["estimator"], 9), r["estimator"]))
-    return rows
+    return require_rows(rows, "MI estimation run (metrics.json with test/mi_estimate)", sweep_dir)
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -75,7 +80,7 @@ def rows_to_markdown(rows: list[dict], source: str) -> str:
         )
     total = sum(r["seconds"] or 0 for r in rows)
     lines += ["", f"{len(rows)} runs, {total:.0f} s of run time in total."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + skipped_markdown(rows)
 
 
 def rows_to_png(rows: list[dict]) -> bytes:
@@ -110,8 +115,10 @@ def rows_to_png(rows: list[dict]) -> bytes:
 def write_mi_table2(sweep_dir: str, out_dir: str, stem: str = "mi_table2") -> list[Path]:
     rows = mi_rows(sweep_dir)
     out = Path(out_dir)
+    # every file is rendered before the first is written: a failure leaves nothing partial
+    csv_text, markdown, png = rows_to_csv(rows, COLUMNS), rows_to_markdown(rows, sweep_dir), rows_to_png(rows)
     return [
-        atomic_write_text(out / f"{stem}.csv", rows_to_csv(rows, COLUMNS)),
-        atomic_write_text(out / f"{stem}.md", rows_to_markdown(rows, sweep_dir)),
-        atomic_write_bytes(out / f"{stem}.png", rows_to_png(rows)),
+        atomic_write_text(out / f"{stem}.csv", csv_text),
+        atomic_write_text(out / f"{stem}.md", markdown),
+        atomic_write_bytes(out / f"{stem}.png", png),
     ]

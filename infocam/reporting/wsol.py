@@ -10,7 +10,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from infocam.io import atomic_write_text
-from infocam.reporting.collect import collect_runs, rows_to_csv
+from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
 
 CAM_ORDER = {"cam": 0, "infocam": 1, "infocam_plus": 2, "gradcam": 3}
 SETTINGS = ["cam", "region_size", "alignment", "subtract"]
@@ -28,12 +28,16 @@ METRICS = [
 COLUMNS = SETTINGS + METRICS + ["seconds", "run"]
 
 
-def wsol_rows(sweep_dir: str | Path) -> list[dict]:
-    rows = []
+def wsol_rows(sweep_dir: str | Path) -> Collected:
+    runs = collect_runs(sweep_dir)
+    rows = Collected(skipped=runs.skipped)
     root = Path(sweep_dir)
-    for run in collect_runs(sweep_dir):
+    for run in runs:
         m = run.metrics
         if "test/gt_known_loc" not in m:
+            continue
+        if m["test/gt_known_loc"] is None:
+            rows.skip(run.directory, "test/gt_known_loc is null (not finite)")
             continue
         # the eval's cam=..., else the cam the checkpoint was trained with
         node = run.config.get("cam") or (run.config.get("task") or {}).get("cam")
@@ -55,7 +59,7 @@ def wsol_rows(sweep_dir: str | Path) -> list[dict]:
         }
         rows.append(row)
     rows.sort(key=lambda r: (CAM_ORDER.get(r["cam"], 9), r["cam"], r["region_size"] or 0, r["alignment"], r["run"]))
-    return rows
+    return require_rows(rows, "WSOL run (metrics.json with test/gt_known_loc)", sweep_dir)
 
 
 def _fmt(value, percent: bool = True) -> str:
@@ -91,7 +95,5 @@ def rows_to_markdown(rows: list[dict], source: str) -> str:
 def write_wsol_table(sweep_dir: str, out_dir: str, stem: str = "wsol_eval") -> list[Path]:
     rows = wsol_rows(sweep_dir)
     out = Path(out_dir)
-    return [
-        atomic_write_text(out / f"{stem}.csv", rows_to_csv(rows, COLUMNS)),
-        atomic_write_text(out / f"{stem}.md", rows_to_markdown(rows, sweep_dir)),
-    ]
+    csv_text, markdown = rows_to_csv(rows, COLUMNS), rows_to_markdown(rows, sweep_dir) + skipped_markdown(rows)
+    return [atomic_write_text(out / f"{stem}.csv", csv_text), atomic_write_text(out / f"{stem}.md", markdown)]

@@ -7,6 +7,7 @@ import inspect
 from typing import Any, Mapping
 
 import lightning as L
+import torch
 from torch import nn
 from torchmetrics import Metric
 from hydra.utils import instantiate
@@ -85,6 +86,25 @@ class RegistryTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Record the task class, so ``infocam-eval ckpt_path=...`` rebuilds any task without ``task=``."""
         checkpoint["infocam_task"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def check_batch(self, batch: Any) -> None:
+        """Raise if ``batch`` is not what this task reads (``infocam-eval`` calls it on one test
+        batch before evaluating): read it, run the model on two samples, check the labels fit."""
+        from infocam.tasks.batch import unpack_batch
+
+        fields = unpack_batch(batch)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                logits = self(fields.images[:2])
+        finally:
+            self.train(was_training)
+        num_classes = int(self.hparams.num_classes)
+        if logits.shape[-1] != num_classes:
+            raise ConfigError(f"the model gives {logits.shape[-1]} scores per sample, the task expects {num_classes}")
+        if fields.labels.numel() and int(fields.labels.max()) >= num_classes:
+            raise ConfigError(f"labels go up to {int(fields.labels.max())} but the checkpoint has {num_classes} classes")
 
     def configure_evaluation(self, **settings: Any) -> None:
         """Evaluation settings that ``infocam-eval`` swaps in after loading (e.g. WSOL's ``cam``);

@@ -8,6 +8,7 @@ import torch
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from infocam.errors import ConfigError
 from infocam.metrics import VariationalMIBound
 from infocam.tasks.base import RegistryTask
 
@@ -44,6 +45,12 @@ class MIEstimationModule(RegistryTask):
                 for stage in ("val", "test")
             }
         )
+
+    def check_batch(self, batch) -> None:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise ConfigError(f"MI estimation reads (x, y) tensor batches; this data gives a {type(batch).__name__}"
+                              + (f" with {', '.join(map(str, batch))}" if isinstance(batch, dict) else ""))
+        super().check_batch(batch)
 
     def training_step(self, batch, batch_idx):
         x, y = batch

@@ -90,6 +90,10 @@ class WSOLModule(RegistryTask):
         self._overlays: list[dict[str, torch.Tensor]] = []
 
     # -- training -------------------------------------------------------------------------
+    def check_batch(self, batch) -> None:
+        unpack_batch(batch).require_boxes()
+        super().check_batch(batch)
+
     def training_step(self, batch, batch_idx):
         batch = unpack_batch(batch)
         loss = self.loss_fn(self(batch.images), batch.labels)
