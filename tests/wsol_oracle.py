@@ -39,3 +39,31 @@ def oracle_ious(scoremap: np.ndarray, thresholds: np.ndarray, gt: np.ndarray) ->
         v2.append(multiple_iou(multi, gt).max())
         box.append(single[0])
     return np.asarray(v1), np.asarray(v2), np.asarray(box)
+
+
+def oracle_level_ious(quantized: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """V1/V2 best IoU at every level 0..255 of one uint8 map (one ``findContours`` per level,
+    V1 = the first contour of largest ``contourArea``), and how many levels have a hole contour."""
+    height, width = quantized.shape
+    top = int(quantized.max())
+    level_of, is_v1, boxes = [], [], []
+    holes = 0
+    for level in range(top):  # levels >= top have no foreground: the box [0, 0, 0, 0]
+        _, binary = cv2.threshold(quantized, level, 255, cv2.THRESH_BINARY)
+        contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+        areas = [cv2.contourArea(c) for c in contours]
+        largest = areas.index(max(areas))
+        holes += bool((hierarchy[0][:, 3] != -1).any())
+        for i, contour in enumerate(contours):
+            x, y, w, h = cv2.boundingRect(contour)
+            boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
+            level_of.append(level)
+            is_v1.append(i == largest)
+    ious = multiple_iou(np.asarray(boxes).reshape(-1, 4), gt).max(axis=1)
+    level_of, is_v1 = np.asarray(level_of), np.asarray(is_v1)
+    empty = multiple_iou(np.zeros((1, 4)), gt).max()
+    v1, v2 = np.full(256, empty), np.full(256, empty)
+    v2[:top] = -1
+    np.maximum.at(v2, level_of, ious)
+    v1[level_of[is_v1]] = ious[is_v1]
+    return v1, v2, holes

@@ -42,6 +42,8 @@ __all__ = [
     "prepare_scoremaps",
     "quantize",
     "resize_box",
+    "resize_nearest",
+    "scale_boxes",
     "resize_cubic",
     "threshold_levels",
 ]
@@ -82,6 +84,22 @@ def resize_box(box: Sequence[int], image_size: Sequence[int], resize_size: Seque
     w, h = (float(v) for v in image_size)
     nw, nh = (float(v) for v in resize_size)
     return int(x0 * nw / w), int(y0 * nh / h), int(x1 * nw / w), int(y1 * nh / h)
+
+
+def scale_boxes(boxes: np.ndarray, image_size: Sequence[int], length: int = RESIZE_LENGTH) -> np.ndarray:
+    """:func:`resize_box` for an int array ``[..., 4]`` of boxes of images of ``image_size = (w, h)``."""
+    boxes = np.asarray(boxes, dtype=np.int64).astype(np.float64)
+    w, h = float(image_size[0]), float(image_size[1])
+    scale = np.array([length, length, length, length], dtype=np.float64)
+    size = np.array([w, h, w, h])
+    return np.trunc(boxes * scale / size).astype(np.int64)
+
+
+def resize_nearest(mask: np.ndarray, size: int = RESIZE_LENGTH) -> np.ndarray:
+    """``cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)`` of a 2-D array:
+    source index ``floor(d * (1 / (size / n)))``, at most the last pixel."""
+    rows = [np.minimum(np.floor(np.arange(size) * (1.0 / (size / n))).astype(np.int64), n - 1) for n in mask.shape]
+    return mask[rows[0][:, None], rows[1][None, :]]
 
 
 def multiple_iou(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
