@@ -129,7 +129,7 @@ def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, 
             root = p
             for off in offsets:
                 nb = p + off
-                if added[nb]:
+                if added[nb] and node[nb, PARENT] != root:
                     other = _find(node, nb)
                     if other != root:
                         root = _merge(node, root, other)
@@ -218,7 +218,7 @@ def _background_pass(height, width, order, starts, want, gt, best, theta, node, 
 
 
 @_compiled
-def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, node, alive, cells, added):
+def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best, node, alive, cells, added):
     """V1: per wanted k, the box and IoU of the largest top-level outer contour of ``q > k``.
 
     Components of ``theta > k`` are the top-level components with their holes filled; twice
@@ -247,7 +247,7 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, node, ali
             root = p
             for off in offsets:
                 nb = p + off
-                if added[nb]:
+                if added[nb] and node[nb, PARENT] != root:
                     other = _find(node, nb)
                     if other != root:
                         total = node[root, AUX] + node[other, AUX]
@@ -260,15 +260,20 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, node, ali
         if want[k]:
             kept = 0
             win = -1
+            top = -1.0
             for j in range(n_alive):
                 x = alive[j]
                 if node[x, PARENT] != x:
                     continue
                 alive[kept] = x
                 kept += 1
+                value = _iou(node[x, X0], node[x, Y0], min(node[x, X1] + 1, width - 1), min(node[x, Y1] + 1, height - 1), gt)
+                if value > top:
+                    top = value
                 if win < 0 or node[x, AUX] > node[win, AUX] or (node[x, AUX] == node[win, AUX] and node[x, AUX2] > node[win, AUX2]):
                     win = x
             n_alive = kept
+            fill_best[k] = top
             if win >= 0:
                 x0 = node[win, X0]
                 y0 = node[win, Y0]
@@ -288,6 +293,9 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     ``v2_iou[b, k]`` (best over every contour, holes included). A level without foreground
     scores the box (0, 0, 0, 0), as wsolevaluation does.
 
+    At a level without holes the components are the filled ones, so the foreground pass runs
+    only for maps with a hole at some wanted level (few CAMs have one).
+
     ``quantized``: uint8 ``[B, H, W]``; ``wanted``: bool ``[B, 256]``; ``gt_boxes``: int64
     ``[B, K, 4]`` (inclusive x0, y0, x1, y1) with ``gt_counts[b]`` valid rows; outputs
     float64 ``[B, 256]`` and int64 ``[B, 256, 4]``.
@@ -295,8 +303,10 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     batch, height, width = quantized.shape
     n = height * width
     padded = (height + 2) * (width + 2)
-    order = np.empty(n, dtype=np.int32)
-    starts = np.empty(257, dtype=np.int64)
+    by_value = np.empty(n, dtype=np.int32)
+    by_fill = np.empty(n, dtype=np.int32)
+    value_starts = np.empty(257, dtype=np.int64)
+    fill_starts = np.empty(257, dtype=np.int64)
     node = np.empty((padded, 8), dtype=np.int32)
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
@@ -305,6 +315,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     cells = np.zeros(padded, dtype=np.uint8)
     fg_best = np.empty(256, dtype=np.float64)
     hole_best = np.empty(256, dtype=np.float64)
+    fill_best = np.empty(256, dtype=np.float64)
     stride = width + 2
     for b in range(first_map, stop_map):
         gt = gt_boxes[b, : gt_counts[b]]
@@ -315,18 +326,23 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         want = wanted[b]
         fg_best[:] = -1.0
         hole_best[:] = -1.0
-        _sort_by_value(values, width, order, starts)
+        fill_best[:] = -1.0
+        _sort_by_value(values, width, by_value, value_starts)
         added[:] = 0
-        _foreground_pass(height, width, order, starts, want, gt, fg_best, node, alive, added)
-        added[:] = 0
-        _background_pass(height, width, order, starts, want, gt, hole_best, theta, node, alive, added)
+        _background_pass(height, width, by_value, value_starts, want, gt, hole_best, theta, node, alive, added)
         for r in range(height):
             for c in range(width):
                 theta_values[r * width + c] = theta[(r + 1) * stride + c + 1]
-        _sort_by_value(theta_values, width, order, starts)
+        _sort_by_value(theta_values, width, by_fill, fill_starts)
         added[:] = 0
         cells[:] = 0
-        _fill_pass(height, width, order, starts, want, gt, v1_iou[b], v1_box[b], node, alive, cells, added)
+        _fill_pass(height, width, by_fill, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, node, alive, cells, added)
+        holes = False
+        for k in range(256):
+            holes = holes or (want[k] and hole_best[k] >= 0)
+        if holes:
+            added[:] = 0
+            _foreground_pass(height, width, by_value, value_starts, want, gt, fg_best, node, alive, added)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
@@ -338,5 +354,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
                 v1_box[b, k, 1] = 0
                 v1_box[b, k, 2] = 0
                 v1_box[b, k, 3] = 0
+            elif hole_best[k] < 0:  # no hole: the components are the filled components
+                v2_iou[b, k] = fill_best[k]
             else:
                 v2_iou[b, k] = max(fg_best[k], hole_best[k])

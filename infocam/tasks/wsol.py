@@ -178,7 +178,7 @@ class WSOLModule(RegistryTask):
             self.log("test/pxap", pxap.float())
         if self._wsoleval is not None:
             for key, value in WsolevalScoring.log_values(metrics).items():
-                self.log(key, value.float())
+                self.log(key, value)  # float64: their percentages to the last digit
             self._wsoleval.finish()
         self._write_overlays()
 
