@@ -36,7 +36,7 @@ from infocam.localization._run_components import _compiled
 # One record per pixel of the zero-padded map (index (r + 1) * (W + 2) + c + 1), all fields of
 # a node in one cache line: pixels are visited in value order, i.e. all over the map, and
 # separate arrays per field cost one cache miss each (measured 1.6x slower).
-PARENT, SIZE, X0, Y0, X1, Y1, AUX, AUX2 = range(8)
+PARENT, X0, Y0, X1, Y1, AUX, AUX2, SPARE = range(8)
 CLOSED_END = -1  # end of a hole's member list
 OPEN = -2  # AUX2 of a root whose region reaches the frame
 
@@ -92,7 +92,6 @@ def _add(node, p, stride) -> None:
     r = p // stride - 1
     c = p - (r + 1) * stride - 1
     node[p, PARENT] = p
-    node[p, SIZE] = 1
     node[p, X0] = c
     node[p, X1] = c
     node[p, Y0] = r
@@ -101,11 +100,11 @@ def _add(node, p, stride) -> None:
 
 @_compiled
 def _merge(node, a, b) -> int:
-    """Union by size of roots ``a`` and ``b``; the new root takes the joint box."""
-    if node[a, SIZE] < node[b, SIZE]:
+    """Union of roots ``a`` and ``b`` under the smaller index (the earlier pixel in raster
+    order, so a root is its component's first pixel); the new root takes the joint box."""
+    if b < a:
         a, b = b, a
     node[b, PARENT] = a
-    node[a, SIZE] += node[b, SIZE]
     node[a, X0] = min(node[a, X0], node[b, X0])
     node[a, Y0] = min(node[a, Y0], node[b, Y0])
     node[a, X1] = max(node[a, X1], node[b, X1])
@@ -223,8 +222,8 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
 
     Components of ``theta > k`` are the top-level components with their holes filled; twice
     their ``cv2.contourArea`` (``AUX``) is ``2 * #(cells with 4 filled corners) + #(cells
-    with 3)``, kept per root as pixels join. Ties go to the later first pixel (``AUX2``),
-    OpenCV's order.
+    with 3)``, kept per root as pixels join. A root is its component's first pixel; ties go
+    to the later one, OpenCV's order.
     """
     stride = width + 2
     offsets = (-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1)
@@ -235,7 +234,6 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
             _add(node, p, stride)
             added[p] = 1
             node[p, AUX] = 0
-            node[p, AUX2] = p
             alive[n_alive] = p
             n_alive += 1
             # cell (i, j) of the padded grid has corners (i-1, j-1) .. (i, j): p's cells are p, p+1, p+stride, p+stride+1
@@ -251,10 +249,8 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
                     other = _find(node, nb)
                     if other != root:
                         total = node[root, AUX] + node[other, AUX]
-                        low = min(node[root, AUX2], node[other, AUX2])
                         root = _merge(node, root, other)
                         node[root, AUX] = total
-                        node[root, AUX2] = low
             node[root, AUX] += gain
         k = v - 1
         if want[k]:
@@ -270,7 +266,7 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
                 value = _iou(node[x, X0], node[x, Y0], min(node[x, X1] + 1, width - 1), min(node[x, Y1] + 1, height - 1), gt)
                 if value > top:
                     top = value
-                if win < 0 or node[x, AUX] > node[win, AUX] or (node[x, AUX] == node[win, AUX] and node[x, AUX2] > node[win, AUX2]):
+                if win < 0 or node[x, AUX] > node[win, AUX] or (node[x, AUX] == node[win, AUX] and x > win):
                     win = x
             n_alive = kept
             fill_best[k] = top
