@@ -33,12 +33,13 @@ import numpy as np
 from infocam.localization._run_components import _compiled
 
 
-# One record per pixel of the zero-padded map (index (r + 1) * (W + 2) + c + 1), all fields of
-# a node in one cache line: pixels are visited in value order, i.e. all over the map, and
-# separate arrays per field cost one cache miss each (measured 1.6x slower).
-PARENT, X0, Y0, X1, Y1, AUX, AUX2, SPARE = range(8)
+# One 16-byte record per pixel of the zero-padded map (index (r + 1) * (W + 2) + c + 1): the
+# parent, the box corners packed as (row << 16) | col, and one pass-specific field. Pixels are
+# visited in value order, i.e. all over the map, so a node's fields share one cache line
+# (separate arrays per field measured 1.6x slower) and small records keep the map in cache.
+PARENT, LO, HI, AUX = range(4)
 CLOSED_END = -1  # end of a hole's member list
-OPEN = -2  # AUX2 of a root whose region reaches the frame
+LOW16 = 0xFFFF
 
 
 @_compiled
@@ -92,10 +93,8 @@ def _add(node, p, stride) -> None:
     r = p // stride - 1
     c = p - (r + 1) * stride - 1
     node[p, PARENT] = p
-    node[p, X0] = c
-    node[p, X1] = c
-    node[p, Y0] = r
-    node[p, Y1] = r
+    node[p, LO] = (r << 16) | c
+    node[p, HI] = (r << 16) | c
 
 
 @_compiled
@@ -105,11 +104,20 @@ def _merge(node, a, b) -> int:
     if b < a:
         a, b = b, a
     node[b, PARENT] = a
-    node[a, X0] = min(node[a, X0], node[b, X0])
-    node[a, Y0] = min(node[a, Y0], node[b, Y0])
-    node[a, X1] = max(node[a, X1], node[b, X1])
-    node[a, Y1] = max(node[a, Y1], node[b, Y1])
+    la, lb = node[a, LO], node[b, LO]
+    ha, hb = node[a, HI], node[b, HI]
+    node[a, LO] = (min(la >> 16, lb >> 16) << 16) | min(la & LOW16, lb & LOW16)
+    node[a, HI] = (max(ha >> 16, hb >> 16) << 16) | max(ha & LOW16, hb & LOW16)
     return a
+
+
+@_compiled
+def _box(node, x, grow, height, width):
+    """wsolevaluation's box of root ``x``: bounding rectangle grown by ``grow`` pixels (1 for a
+    hole's contour), ``(x, y, x + w, y + h)`` with ``x1 <= W - 1`` and ``y1 <= H - 1``."""
+    lo, hi = node[x, LO], node[x, HI]
+    return ((lo & LOW16) - grow, (lo >> 16) - grow,
+            min((hi & LOW16) + 1 + grow, width - 1), min((hi >> 16) + 1 + grow, height - 1))
 
 
 @_compiled
@@ -142,7 +150,8 @@ def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, 
                     continue
                 alive[kept] = x
                 kept += 1
-                value = _iou(node[x, X0], node[x, Y0], min(node[x, X1] + 1, width - 1), min(node[x, Y1] + 1, height - 1), gt)
+                x0, y0, x1, y1 = _box(node, x, 0, height, width)
+                value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
             n_alive = kept
@@ -150,12 +159,13 @@ def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, 
 
 
 @_compiled
-def _background_pass(height, width, order, starts, want, gt, best, theta, node, alive, added):
+def _background_pass(height, width, order, starts, want, gt, best, theta, node, alive, added, tail, is_open):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
 
-    A closed (hole) root heads the list of its member pixels (``AUX`` = next, ``AUX2`` = tail)
-    so that they get their ``theta`` the moment the hole opens; an open root has ``AUX2 = OPEN``.
+    A closed (hole) root heads the list of its member pixels (``AUX`` = next, ``tail``) so
+    that they get their ``theta`` the moment the hole opens; ``is_open`` marks regions that
+    reach the frame.
     """
     stride = width + 2
     offsets = (-stride, -1, 1, stride)
@@ -169,10 +179,11 @@ def _background_pass(height, width, order, starts, want, gt, best, theta, node, 
             c = p - (r + 1) * stride - 1
             node[p, AUX] = CLOSED_END
             if r == 0 or c == 0 or r == height - 1 or c == width - 1:
-                node[p, AUX2] = OPEN
+                is_open[p] = 1
                 theta[p] = v
             else:
-                node[p, AUX2] = p
+                is_open[p] = 0
+                tail[p] = p
                 alive[n_alive] = p
                 n_alive += 1
             root = p
@@ -183,33 +194,34 @@ def _background_pass(height, width, order, starts, want, gt, best, theta, node, 
                 other = _find(node, nb)
                 if other == root:
                     continue
-                open_a = node[root, AUX2] == OPEN
-                open_b = node[other, AUX2] == OPEN
+                open_a = is_open[root] == 1
+                open_b = is_open[other] == 1
                 if open_a != open_b:  # a hole reaches the frame: its pixels fill at level v
                     m = other if open_a else root
                     while m != CLOSED_END:
                         theta[m] = v
                         m = node[m, AUX]
                     new = _merge(node, root, other)
-                    node[new, AUX2] = OPEN
+                    is_open[new] = 1
                 elif open_a:
                     new = _merge(node, root, other)
                 else:  # two holes join: the new root heads both member lists
                     new = _merge(node, root, other)
                     old = other if new == root else root
-                    node[node[new, AUX2], AUX] = old
-                    node[new, AUX2] = node[old, AUX2]
+                    node[tail[new], AUX] = old
+                    tail[new] = tail[old]
                 root = new
         if v < 255 and want[v]:
             kept = 0
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if node[x, PARENT] != x or node[x, AUX2] == OPEN:
+                if node[x, PARENT] != x or is_open[x] == 1:
                     continue
                 alive[kept] = x
                 kept += 1
-                value = _iou(node[x, X0] - 1, node[x, Y0] - 1, min(node[x, X1] + 2, width - 1), min(node[x, Y1] + 2, height - 1), gt)
+                x0, y0, x1, y1 = _box(node, x, 1, height, width)
+                value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
             n_alive = kept
@@ -263,7 +275,8 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
                     continue
                 alive[kept] = x
                 kept += 1
-                value = _iou(node[x, X0], node[x, Y0], min(node[x, X1] + 1, width - 1), min(node[x, Y1] + 1, height - 1), gt)
+                x0, y0, x1, y1 = _box(node, x, 0, height, width)
+                value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
                 if win < 0 or node[x, AUX] > node[win, AUX] or (node[x, AUX] == node[win, AUX] and x > win):
@@ -271,10 +284,7 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
             n_alive = kept
             fill_best[k] = top
             if win >= 0:
-                x0 = node[win, X0]
-                y0 = node[win, Y0]
-                x1 = min(node[win, X1] + 1, width - 1)
-                y1 = min(node[win, Y1] + 1, height - 1)
+                x0, y0, x1, y1 = _box(node, win, 0, height, width)
                 v1_box[k, 0] = x0
                 v1_box[k, 1] = y0
                 v1_box[k, 2] = x1
@@ -303,7 +313,9 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     by_fill = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
     fill_starts = np.empty(257, dtype=np.int64)
-    node = np.empty((padded, 8), dtype=np.int32)
+    node = np.empty((padded, 4), dtype=np.int32)
+    tail = np.empty(padded, dtype=np.int32)
+    is_open = np.zeros(padded, dtype=np.uint8)
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     theta = np.zeros(padded, dtype=np.uint8)
@@ -325,7 +337,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fill_best[:] = -1.0
         _sort_by_value(values, width, by_value, value_starts)
         added[:] = 0
-        _background_pass(height, width, by_value, value_starts, want, gt, hole_best, theta, node, alive, added)
+        _background_pass(height, width, by_value, value_starts, want, gt, hole_best, theta, node, alive, added, tail, is_open)
         for r in range(height):
             for c in range(width):
                 theta_values[r * width + c] = theta[(r + 1) * stride + c + 1]

@@ -221,6 +221,8 @@ def level_ious(
     quantized = np.ascontiguousarray(quantized, dtype=np.uint8)
     if quantized.ndim != 3 or quantized.shape[1] * quantized.shape[2] == 0:
         raise ConfigError(f"maps must be a non-empty [B, H, W] batch, got {quantized.shape}")
+    if max(quantized.shape[1:]) >= 1 << 15:  # the kernel packs a corner as (row << 16) | col
+        raise ConfigError(f"maps must be smaller than 32768 pixels per side, got {quantized.shape[1:]}")
     batch = quantized.shape[0]
     gt_boxes = np.ascontiguousarray(gt_boxes, dtype=np.int64).reshape(batch, -1, 4)
     gt_counts = np.ascontiguousarray(gt_counts, dtype=np.int64).reshape(batch)
