@@ -159,7 +159,7 @@ def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, 
 
 
 @_compiled
-def _background_pass(height, width, order, starts, want, gt, best, theta, node, alive, added, tail, is_open):
+def _background_pass(height, width, order, starts, want, gt, best, count, theta, node, alive, added, tail, is_open):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
 
@@ -226,10 +226,11 @@ def _background_pass(height, width, order, starts, want, gt, best, theta, node, 
                     top = value
             n_alive = kept
             best[v] = top
+            count[v] = kept
 
 
 @_compiled
-def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best, node, alive, cells, added):
+def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, cells, added):
     """V1: per wanted k, the box and IoU of the largest top-level outer contour of ``q > k``.
 
     Components of ``theta > k`` are the top-level components with their holes filled; twice
@@ -283,6 +284,7 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
                     win = x
             n_alive = kept
             fill_best[k] = top
+            count[k] = kept
             if win >= 0:
                 x0, y0, x1, y1 = _box(node, win, 0, height, width)
                 v1_box[k, 0] = x0
@@ -293,14 +295,35 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
 
 
 @_compiled
+def _euler_pass(width, order, starts, want, euler4, cells) -> None:
+    """``euler4[k]`` = 4 x the Euler number (8-connected components minus holes) of ``q > k``
+    for wanted k, from Gray's 2x2 patterns: ``#Q1 - #Q3 - 2 #QD``, updated as pixels join;
+    no union-find, so it is cheap. Components = Euler number + holes."""
+    stride = width + 2
+    # pattern bits: top-left 1, top-right 2, bottom-left 4, bottom-right 8
+    weight = np.array([0, 1, 1, 0, 1, 0, -2, -1, 1, -2, 0, -1, 0, -1, -1, 0], dtype=np.int64)
+    total = 0
+    for v in range(255, 0, -1):
+        for i in range(starts[v], starts[v + 1]):
+            p = np.int64(order[i])
+            for cell, bit in ((p, 8), (p + 1, 4), (p + stride, 2), (p + stride + 1, 1)):
+                old = cells[cell]
+                cells[cell] = old | bit
+                total += weight[old | bit] - weight[old]
+        if want[v - 1]:
+            euler4[v - 1] = total
+
+
+@_compiled
 def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, first_map, stop_map) -> None:
     """For the maps ``first_map <= b < stop_map`` and every level k with ``wanted[b, k]``:
     ``v1_iou[b, k]``/``v1_box[b, k]`` (largest contour of ``quantized[b] > k``) and
     ``v2_iou[b, k]`` (best over every contour, holes included). A level without foreground
     scores the box (0, 0, 0, 0), as wsolevaluation does.
 
-    At a level without holes the components are the filled ones, so the foreground pass runs
-    only for maps with a hole at some wanted level (few CAMs have one).
+    Without islands (components inside holes) every component is top-level and has the box of
+    its filled component, so the foreground pass runs only for maps where the Euler number
+    says a wanted level has more components than filled ones (a peak inside a ring).
 
     ``quantized``: uint8 ``[B, H, W]``; ``wanted``: bool ``[B, 256]``; ``gt_boxes``: int64
     ``[B, K, 4]`` (inclusive x0, y0, x1, y1) with ``gt_counts[b]`` valid rows; outputs
@@ -324,6 +347,9 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     fg_best = np.empty(256, dtype=np.float64)
     hole_best = np.empty(256, dtype=np.float64)
     fill_best = np.empty(256, dtype=np.float64)
+    hole_count = np.zeros(256, dtype=np.int64)
+    fill_count = np.zeros(256, dtype=np.int64)
+    euler4 = np.zeros(256, dtype=np.int64)
     stride = width + 2
     for b in range(first_map, stop_map):
         gt = gt_boxes[b, : gt_counts[b]]
@@ -337,18 +363,25 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fill_best[:] = -1.0
         _sort_by_value(values, width, by_value, value_starts)
         added[:] = 0
-        _background_pass(height, width, by_value, value_starts, want, gt, hole_best, theta, node, alive, added, tail, is_open)
+        _background_pass(height, width, by_value, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, tail, is_open)
         for r in range(height):
             for c in range(width):
                 theta_values[r * width + c] = theta[(r + 1) * stride + c + 1]
         _sort_by_value(theta_values, width, by_fill, fill_starts)
         added[:] = 0
         cells[:] = 0
-        _fill_pass(height, width, by_fill, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, node, alive, cells, added)
+        _fill_pass(height, width, by_fill, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, cells, added)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
-        if holes:
+        islands = False
+        if holes:  # components = Euler number + holes; more than the filled ones means islands in holes
+            cells[:] = 0
+            _euler_pass(width, by_value, value_starts, want, euler4, cells)
+            for k in range(top):
+                if want[k] and hole_best[k] >= 0 and euler4[k] + 4 * hole_count[k] > 4 * fill_count[k]:
+                    islands = True
+        if islands:
             added[:] = 0
             _foreground_pass(height, width, by_value, value_starts, want, gt, fg_best, node, alive, added)
         empty = _iou(0, 0, 0, 0, gt)
@@ -362,7 +395,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
                 v1_box[b, k, 1] = 0
                 v1_box[b, k, 2] = 0
                 v1_box[b, k, 3] = 0
-            elif hole_best[k] < 0:  # no hole: the components are the filled components
-                v2_iou[b, k] = fill_best[k]
+            elif not islands:  # every component is top-level: its box is its filled component's
+                v2_iou[b, k] = max(fill_best[k], hole_best[k])
             else:
                 v2_iou[b, k] = max(fg_best[k], hole_best[k])
