@@ -23,7 +23,7 @@ from infocam.localization.wsoleval import (
     resize_nearest,
 )
 from infocam.metrics.wsoleval import WsolBoxAccuracy, WsolPxAP
-from wsol_oracle import oracle_level_ious
+from wsol_oracle import boxes_at, oracle_level_ious
 
 TAUS = [0.0, 0.2, 0.4, 0.6, 0.8]
 
@@ -204,3 +204,22 @@ def test_prepared_maps_are_their_maps():
         cam -= cam.min()
         cam /= cam.max()
         assert np.array_equal(cam, o)
+
+
+def test_island_inside_a_hole_is_a_candidate_box():
+    """A peak inside a ring: at mid levels the contours are the ring, its hole and the island;
+    the island's box (a one-pixel component: (4, 4, 5, 5)) matches the ground truth exactly."""
+    scoremap = np.full((9, 9), 0.0)
+    scoremap[1:8, 1:8] = 0.6
+    scoremap[2:7, 2:7] = 0.2
+    scoremap[4, 4] = 1.0
+    gt = np.array([[[4, 4, 5, 5]]])
+    thresholds = np.array([0.1, 0.3, 0.7])
+    v1, v2, box = level_ious(quantize(scoremap)[None], thresholds, gt, np.ones(1))
+    assert v2[0, 1] == 1.0 and v1[0, 1] < 1.0  # V2 sees the island, V1 keeps the ring
+    assert box[0, 1].tolist() == [1, 1, 8, 8]
+    quantized = quantize(scoremap)
+    for t, tau in enumerate(thresholds):
+        level = int(tau * quantized.max())
+        assert v2[0, t] == multiple_iou(boxes_at(quantized, level, True), gt[0]).max()
+        assert v1[0, t] == multiple_iou(boxes_at(quantized, level, False), gt[0]).max()
