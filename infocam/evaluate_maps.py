@@ -172,7 +172,7 @@ def _curve_png(thresholds: np.ndarray, curves: dict[str, np.ndarray], title: str
     for name, values in curves.items():
         ax.plot(thresholds, values, label=name)
     ax.set_xlabel("CAM threshold")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("%")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -251,14 +251,17 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     thresholds = boxes.thresholds
     if mask_root is not None:
         metrics["pxap"] = float(pxap.compute())
-        curves = {}
+        curves = pxap.curves()
     else:
         metrics.update({k: float(v) for k, v in boxes.compute().items()})
         curves = boxes.accuracy_curves()
     metrics["seconds"] = time.perf_counter() - started
     if curves:
         atomic_write_text(output_dir / "accuracy_curve.csv", _curve_csv(thresholds, curves))
-        title = f"MaxBoxAccV2 {metrics['maxboxacc_v2']:.2f}, MaxBoxAcc {metrics['maxboxacc']:.2f}"
+        if "pxap" in metrics:
+            title = f"PxAP {metrics['pxap']:.2f} (pixel precision and recall, %)"
+        else:
+            title = f"MaxBoxAccV2 {metrics['maxboxacc_v2']:.2f}, MaxBoxAcc {metrics['maxboxacc']:.2f}"
         atomic_write_bytes(output_dir / "accuracy_curve.png", _curve_png(thresholds, curves, title))
     atomic_write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     write_metrics(output_dir / "metrics.json", metrics)

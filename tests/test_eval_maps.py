@@ -115,6 +115,7 @@ def test_mask_metadata_gives_pxap(tmp_path, make_cfg):
     evaluate_maps(make_cfg(overrides, config_name="eval_maps", output_dir=run))
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 < metrics["pxap"] < 100 and "maxboxacc_v2" not in metrics
+    assert (run / "accuracy_curve.csv").read_text().splitlines()[0] == "threshold,precision,recall"
     # their get_mask + MaskEvaluator on the same files, by hand
     from infocam.localization.wsoleval import resize_nearest
     from infocam.metrics.wsoleval import WsolPxAP

@@ -145,6 +145,18 @@ class WsolPxAP(Metric):
         self.true_hist += torch.from_numpy(self._histogram(maps[masks == 1])).to(self.true_hist)
         self.false_hist += torch.from_numpy(self._histogram(maps[masks == 0])).to(self.false_hist)
 
+    def curves(self) -> dict[str, np.ndarray]:
+        """Pixel precision and recall (percent) at each threshold ``t`` (pixels with value >= t)."""
+        true_hist = self.true_hist.cpu().numpy().astype(np.float64)
+        false_hist = self.false_hist.cpu().numpy().astype(np.float64)
+        tp = true_hist[::-1].cumsum()  # tp[j]: object pixels >= edges[len(tp) - 1 - j]
+        fp = false_hist[::-1].cumsum()
+        index = len(tp) - 1 - np.arange(len(self.thresholds))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)[index] * 100
+            recall = tp[index] / max(true_hist.sum(), 1) * 100
+        return {"precision": precision, "recall": recall}
+
     def compute(self) -> Tensor:
         """AP = sum(precision * delta recall) * 100, over thresholds with a positive prediction."""
         true_hist = self.true_hist.cpu().numpy().astype(np.float64)
