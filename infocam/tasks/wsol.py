@@ -118,7 +118,7 @@ class WSOLModule(RegistryTask):
         self._overlays = []
         if self.localization["protocol"] == "wsolevaluation":
             save = Path(self.trainer.default_root_dir) if self.localization["save_scoremaps"] else None
-            self._wsoleval = WsolevalScoring(self.metrics["test"], save)
+            self._wsoleval = WsolevalScoring(self.metrics["test"], save, self.trainer.world_size)
 
     def test_step(self, batch, batch_idx):
         raw_batch, batch = batch, unpack_batch(batch)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from infocam.errors import ConfigError
 from infocam.io import atomic_write_bytes, atomic_write_text
 from infocam.localization.wsoleval import RESIZE_LENGTH, prepare_scoremaps, resize_nearest, scale_boxes
 from infocam.metrics.wsoleval import WsolBoxAccuracy, WsolPxAP
@@ -42,7 +43,9 @@ def batch_ids(raw_batch: Any, batch_idx: int, rank: int, size: int) -> list[str]
 class WsolevalScoring:
     """Updates the protocol's metrics from one test batch; optionally keeps the maps on disk."""
 
-    def __init__(self, metrics: Mapping[str, torch.nn.Module], save_dir: Path | None = None) -> None:
+    def __init__(self, metrics: Mapping[str, torch.nn.Module], save_dir: Path | None = None, world_size: int = 1) -> None:
+        if save_dir is not None and world_size > 1:
+            raise ConfigError("localization.save_scoremaps=true writes one metadata set: run it in one process, not DDP")
         self.metrics = metrics
         self.save_dir = save_dir
         self.lines: dict[str, list[str]] = {"image_ids": [], "class_labels": [], "image_sizes": [], "localization": []}
