@@ -69,9 +69,10 @@ def _iou(x0, y0, x1, y1, gt) -> float:
 
 
 @_compiled
-def _sort_by_value(values, width, order, starts) -> None:
+def _sort_by_value(values, height, width, order, corner, starts) -> None:
     """Counting sort of the pixels by uint8 value: padded indices of the pixels of value v are
-    ``order[starts[v]:starts[v + 1]]``, each run in raster order."""
+    ``order[starts[v]:starts[v + 1]]``, each run in raster order, with ``corner`` holding each
+    one's ``(row << 16) | col`` (no division per pixel later)."""
     counts = np.zeros(257, dtype=np.int64)
     n = values.shape[0]
     for i in range(n):
@@ -81,20 +82,21 @@ def _sort_by_value(values, width, order, starts) -> None:
     for v in range(257):
         starts[v] = counts[v]
     stride = width + 2
-    for i in range(n):
-        v = values[i]
-        r = i // width
-        order[counts[v]] = (r + 1) * stride + (i - r * width) + 1
-        counts[v] += 1
+    i = 0
+    for r in range(height):
+        for c in range(width):
+            v = values[i]
+            order[counts[v]] = (r + 1) * stride + c + 1
+            corner[counts[v]] = (r << 16) | c
+            counts[v] += 1
+            i += 1
 
 
 @_compiled
-def _add(node, p, stride) -> None:
-    r = p // stride - 1
-    c = p - (r + 1) * stride - 1
+def _add(node, p, rc) -> None:
     node[p, PARENT] = p
-    node[p, LO] = (r << 16) | c
-    node[p, HI] = (r << 16) | c
+    node[p, LO] = rc
+    node[p, HI] = rc
 
 
 @_compiled
@@ -121,7 +123,7 @@ def _box(node, x, grow, height, width):
 
 
 @_compiled
-def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, added):
+def _foreground_pass(height, width, order, corner, starts, want, gt, best, node, alive, added):
     """``best[k]`` = best IoU of any outer-contour box of ``q > k`` (for wanted k; -1 if none)."""
     stride = width + 2
     offsets = (-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1)
@@ -129,7 +131,7 @@ def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, 
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
             p = np.int64(order[i])
-            _add(node, p, stride)
+            _add(node, p, corner[i])
             added[p] = 1
             alive[n_alive] = p
             n_alive += 1
@@ -159,7 +161,7 @@ def _foreground_pass(height, width, order, starts, want, gt, best, node, alive, 
 
 
 @_compiled
-def _background_pass(height, width, order, starts, want, gt, best, count, theta, node, alive, added, tail, is_open):
+def _background_pass(height, width, order, corner, starts, want, gt, best, count, theta, node, alive, added, tail, is_open):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
 
@@ -173,10 +175,10 @@ def _background_pass(height, width, order, starts, want, gt, best, count, theta,
     for v in range(256):
         for i in range(starts[v], starts[v + 1]):
             p = np.int64(order[i])
-            _add(node, p, stride)
+            _add(node, p, corner[i])
             added[p] = 1
-            r = p // stride - 1
-            c = p - (r + 1) * stride - 1
+            r = corner[i] >> 16
+            c = corner[i] & LOW16
             node[p, AUX] = CLOSED_END
             if r == 0 or c == 0 or r == height - 1 or c == width - 1:
                 is_open[p] = 1
@@ -230,7 +232,7 @@ def _background_pass(height, width, order, starts, want, gt, best, count, theta,
 
 
 @_compiled
-def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, cells, added):
+def _fill_pass(height, width, order, corner, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, cells, added):
     """V1: per wanted k, the box and IoU of the largest top-level outer contour of ``q > k``.
 
     Components of ``theta > k`` are the top-level components with their holes filled; twice
@@ -244,7 +246,7 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
             p = np.int64(order[i])
-            _add(node, p, stride)
+            _add(node, p, corner[i])
             added[p] = 1
             node[p, AUX] = 0
             alive[n_alive] = p
@@ -334,6 +336,8 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     padded = (height + 2) * (width + 2)
     by_value = np.empty(n, dtype=np.int32)
     by_fill = np.empty(n, dtype=np.int32)
+    value_corner = np.empty(n, dtype=np.int32)
+    fill_corner = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
     fill_starts = np.empty(257, dtype=np.int64)
     node = np.empty((padded, 4), dtype=np.int32)
@@ -361,16 +365,16 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fg_best[:] = -1.0
         hole_best[:] = -1.0
         fill_best[:] = -1.0
-        _sort_by_value(values, width, by_value, value_starts)
+        _sort_by_value(values, height, width, by_value, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, by_value, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, tail, is_open)
+        _background_pass(height, width, by_value, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, tail, is_open)
         for r in range(height):
             for c in range(width):
                 theta_values[r * width + c] = theta[(r + 1) * stride + c + 1]
-        _sort_by_value(theta_values, width, by_fill, fill_starts)
+        _sort_by_value(theta_values, height, width, by_fill, fill_corner, fill_starts)
         added[:] = 0
         cells[:] = 0
-        _fill_pass(height, width, by_fill, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, cells, added)
+        _fill_pass(height, width, by_fill, fill_corner, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, cells, added)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
@@ -383,7 +387,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
                     islands = True
         if islands:
             added[:] = 0
-            _foreground_pass(height, width, by_value, value_starts, want, gt, fg_best, node, alive, added)
+            _foreground_pass(height, width, by_value, value_corner, value_starts, want, gt, fg_best, node, alive, added)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
