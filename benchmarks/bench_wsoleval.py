@@ -8,11 +8,11 @@ three ground-truth boxes each, at cam_curve_interval 0.01 (100 thresholds, their
 default) and 0.001 (1,000 thresholds, their training config).
 
 * OpenCV loop: their BoxEvaluator for MaxBoxAccV2 (multi_contour_eval), one image and one
-  threshold at a time: cv2.threshold, findContours(RETR_TREE), boundingRect per contour,
-  IoU. Its cost grows linearly with the number of thresholds. Timed on ``--timed-maps``
+  threshold at a time: cv2.threshold, findContours(RETR_TREE), boundingRect per contour;
+  then one IoU call per image over every threshold's boxes, as theirs. Its cost grows linearly with the number of thresholds. Timed on ``--timed-maps``
   maps (it takes about a minute per 1,000 maps per 100 thresholds).
-* Batched: ``WsolBoxAccuracy.update`` on all maps: quantisation, three union-find passes
-  per map (independent of the number of thresholds; only the final gather of T values per
+* Batched: ``WsolBoxAccuracy.update`` on all maps: quantisation, two or three union-find
+  passes per map (independent of the number of thresholds; only the final gather of T values per
   map grows with T), V1 and V2 from the same pass; 1 and 2 threads. Start-up (numba
   loading its compiled kernel from cache, or compiling it) is timed apart.
 
@@ -145,7 +145,7 @@ def main() -> None:
         if not same:
             raise SystemExit("batched hit counts differ from OpenCV's")
     torch.set_num_threads(1)
-    print("OpenCV loop: one findContours per map and threshold, cost x T; batched: three passes per map, "
+    print("OpenCV loop: one findContours per map and threshold, cost x T; batched: a few passes per map, "
           "cost independent of T (plus a gather of T values).")
 
 

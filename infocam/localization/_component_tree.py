@@ -1,4 +1,4 @@
-"""wsolevaluation's contour boxes at every threshold level of a uint8 map, in three passes.
+"""wsolevaluation's contour boxes at every threshold level of a uint8 map, in a few passes.
 
 Why this is written by hand: their evaluator calls OpenCV's ``findContours(RETR_TREE)`` once
 per map and threshold (about 60 us each at 224x224, 60 ms per map at 1,000 thresholds), and
@@ -7,7 +7,11 @@ no library gives the contours of all 256 nested masks of a map at once. The mask
 every level's components at a cost that does not depend on the number of thresholds:
 
 * **fg** (q decreasing, 8-connected): the connected components of ``q > k``; OpenCV's outer
-  contour of a component has the component's bounding box.
+  contour of a component has the component's bounding box. Needed only for *islands*
+  (components inside holes): every other component is top-level and has the box of its
+  filled component (below). A map has islands at level k when its 8-connected components
+  (Euler number, counted from 2x2 patterns without union-find, plus its holes) outnumber its
+  filled components, so this pass runs only for such maps.
 * **bg** (q increasing, 4-connected, the zero frame around the image as one open region):
   the holes of ``q > k`` are the 4-connected parts of ``q <= k`` that do not reach the
   frame; a hole contour is traced through the foreground pixels bordering the hole, so its

@@ -14,7 +14,7 @@ differences with the ``infocam`` protocol):
 * ground truth: ``int(x * 224 / W)`` per coordinate; IoU counts pixels inclusively and the
   best IoU over (predicted x ground-truth) boxes counts.
 
-OpenCV is not used: the contours of all 256 nested masks of a map come from three
+OpenCV is not used: the contours of all 256 nested masks of a map come from a few
 union-find passes (:mod:`infocam.localization._component_tree`), so the cost per map does
 not grow with the number of thresholds. Maps run in parallel over plain threads.
 """
