@@ -69,10 +69,12 @@ demo-wsol: $(STAMP)
 	@cat reports/demo/wsol_eval.md
 	@echo "overlays: $(WSOL_DEMO)/evals/*/overlays/wsol_overlays.png"
 
-# batched map->box->IoU vs a per-image scipy loop: equality check and speed ratio
+# batched map->box->IoU vs a per-image scipy loop, and wsolevaluation's protocol vs its per-image
+# OpenCV loop (1,000 maps, 0.01 and 0.001 intervals): equality checks and speed ratios
 bench-wsol: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python benchmarks/bench_localization.py
+	$(BIN)/python benchmarks/bench_wsoleval.py
 
 # info-masking (paper 2, §4) on composites of the digits stand-in: train, score info-mask / CAM /
 # random masks by surviving ink -> reports/demo/infomask.{csv,md}; picture grid in the run's infomask/

@@ -171,6 +171,14 @@ def _report(cfg: DictConfig) -> None:
     build_report(cfg)
 
 
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval_maps")
+@guarded
+def _eval_maps(cfg: DictConfig) -> None:
+    from infocam.evaluate_maps import evaluate_maps
+
+    evaluate_maps(cfg)
+
+
 def _check_output_overrides(argv: list[str]) -> None:
     """Refuse an unusable ``hydra.run.dir``/``hydra.sweep.dir`` before Hydra tries to create it.
 
@@ -234,3 +242,7 @@ def report_main() -> None:
     _check_default_log_dir(sys.argv[1:])
     _report()
 
+
+def eval_maps_main() -> None:
+    _check_output_overrides(sys.argv[1:])
+    _eval_maps()

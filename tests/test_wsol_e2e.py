@@ -110,3 +110,22 @@ def test_overlays_go_to_wandb_as_images(trained, make_cfg):
             wandb.finish()
     images = list(out.rglob("media/images/test/overlays_*.png"))
     assert len(images) == 3
+
+
+def test_wsolevaluation_protocol_saves_maps_that_eval_maps_scores_identically(trained, make_cfg):
+    """localization.protocol=wsolevaluation logs their numbers and, with save_scoremaps, writes
+    their layout; infocam-eval-maps on that layout gives the same numbers to the last digit."""
+    from infocam.evaluate_maps import evaluate_maps
+    from infocam.run import evaluate
+
+    ckpt = trained / "train" / "checkpoints" / "last.ckpt"
+    out = trained / "wsoleval"
+    metrics = evaluate(make_cfg([f"ckpt_path={ckpt}", *DATA, "localization.protocol=wsolevaluation",
+                                 "localization.save_scoremaps=true", *QUIET], config_name="eval", output_dir=out))
+    assert len(list((out / "scoremaps").glob("*.npy"))) == 101
+    assert "test/wsoleval/pxap" in metrics and "test/maxboxacc_v2" in metrics  # both protocols side by side
+    again = evaluate_maps(make_cfg([f"metadata_root={out / 'scoremaps_metadata'}", f"scoremap_root={out / 'scoremaps'}",
+                                    "progress=false"], config_name="eval_maps", output_dir=trained / "maps"))
+    for key in ("maxboxacc", "maxboxacc_v2", "maxboxacc_v2_iou30", "maxboxacc_v2_iou50", "maxboxacc_v2_iou70"):
+        assert metrics[f"test/wsoleval/{key}"] == again[key], key
+    assert again["num_images"] == 101

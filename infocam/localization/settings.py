@@ -38,4 +38,17 @@ def localization_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(f"localization.threshold must be in [0, 1), got {settings['threshold']}")
     if settings["backend"] not in BACKENDS:
         raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {settings['backend']!r}")
+    from infocam.localization.wsoleval import PROTOCOLS
+
+    if settings["protocol"] not in PROTOCOLS:
+        raise ConfigError(f"localization.protocol must be one of {PROTOCOLS}, got {settings['protocol']!r}")
+    if settings["protocol"] == "wsolevaluation":
+        spec = settings["curve_thresholds"]
+        if isinstance(spec, bool) or not isinstance(spec, int) or spec < 2:
+            raise ConfigError(
+                "localization.protocol=wsolevaluation takes curve_thresholds as a count N (thresholds "
+                f"np.arange(0, 1, 1/N), e.g. 100 or 1000), got {spec!r}"
+            )
+    elif settings["save_scoremaps"]:
+        raise ConfigError("localization.save_scoremaps=true needs localization.protocol=wsolevaluation")
     return settings

@@ -18,6 +18,7 @@ from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
 from infocam.tasks.batch import unpack_batch
+from infocam.tasks.wsoleval_scoring import WsolevalScoring, batch_ids, wsoleval_metrics
 
 def build_cam(spec: Mapping[str, Any] | None) -> CamMethod:
     spec = dict(plain(spec) or {"name": "cam"})
@@ -85,8 +86,10 @@ class WSOLModule(RegistryTask):
                     loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"]
                 ),
                 "pxap": PxAP(loc["curve_thresholds"]),
+                **(wsoleval_metrics(loc) if loc["protocol"] == "wsolevaluation" else {}),
             }
         )
+        self._wsoleval: WsolevalScoring | None = None
         self._overlays: list[dict[str, torch.Tensor]] = []
 
     # -- training -------------------------------------------------------------------------
@@ -118,9 +121,12 @@ class WSOLModule(RegistryTask):
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
         self._overlays = []
+        if self.localization["protocol"] == "wsolevaluation":
+            save = Path(self.trainer.default_root_dir) if self.localization["save_scoremaps"] else None
+            self._wsoleval = WsolevalScoring(self.metrics["test"], save, self.trainer.world_size)
 
     def test_step(self, batch, batch_idx):
-        batch = unpack_batch(batch)
+        raw_batch, batch = batch, unpack_batch(batch)
         images, labels = batch.images, batch.labels
         gt_boxes, gt_counts = batch.require_boxes()
         if images.ndim != 4:
@@ -142,6 +148,9 @@ class WSOLModule(RegistryTask):
         if batch.masks is not None:
             self.metrics["test"]["pxap"].update(gt_maps, batch.masks)
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
+        if self._wsoleval is not None:  # their protocol starts from the raw (feature-resolution) maps
+            ids = batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0])
+            self._wsoleval.update(result.maps[0], images, labels, gt_boxes, gt_counts, batch.masks, ids)
 
     def _keep_overlays(self, images, maps, boxes, gt_boxes, gt_counts, labels, predicted, ious) -> None:
         room = int(self.localization["num_overlays"]) - sum(len(o["images"]) for o in self._overlays)
@@ -172,6 +181,10 @@ class WSOLModule(RegistryTask):
         pxap = metrics["pxap"].compute()  # on every rank: syncing the states is a collective
         if not torch.isnan(pxap):  # some rank saw masks
             self.log("test/pxap", pxap.float())
+        if self._wsoleval is not None:
+            for key, value in WsolevalScoring.log_values(metrics).items():
+                self.log(key, value)  # float64: their percentages to the last digit
+            self._wsoleval.finish()
         self._write_overlays()
 
     def _write_overlays(self) -> None:
