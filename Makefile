@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
-.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol
+.PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol cub-digits
 
 venv: $(STAMP)
 
@@ -67,6 +67,10 @@ demo-wsol: $(STAMP)
 	$(BIN)/infocam-report kind=wsol sweep_dir=$(WSOL_DEMO)/evals out_dir=reports/demo
 	@cat reports/demo/wsol_eval.md
 	@echo "overlays: $(WSOL_DEMO)/evals/*/overlays/wsol_overlays.png"
+
+# a CUB-200-2011-layout stand-in (2,000 real digits on cluttered canvases, 10 classes) for experiment=wsol_cub_small
+cub-digits: $(STAMP)
+	$(BIN)/python -m infocam.data.make_cub_layout data/cub_digits
 
 # batched map->box->IoU vs a per-image scipy loop: equality check and speed ratio
 bench-wsol: $(STAMP)
