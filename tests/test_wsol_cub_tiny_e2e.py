@@ -19,15 +19,15 @@ SMALL = ["data.image_size=32", "data.num_workers=0", "model.channels=[8,16]", "t
 QUIET = ["callbacks=quiet", "trainer.enable_progress_bar=false", "logger=none"]
 
 
-def test_wsol_cub_small_trains_and_infocam_eval_scores_its_checkpoint(tmp_path):
+def test_wsol_cub_small_trains_and_infocam_eval_scores_its_checkpoint(tmp_path, make_cfg):
     from infocam.data.make_cub_layout import write_cub_layout
+    from infocam.run import train
 
     data = tmp_path / "data"
     write_cub_layout(data, num_images=60, seed=1, min_side=40, max_side=64)
     train_dir = tmp_path / "train"
-    run_cli("train", ["experiment=wsol_cub_small", f"data.root={data}", "data.num_classes=10", *SMALL, *QUIET,
-                      f"hydra.run.dir={train_dir}"], cwd=tmp_path, check=True)
-    trained = json.loads((train_dir / "metrics.json").read_text())
+    trained = train(make_cfg(["experiment=wsol_cub_small", f"data.root={data}", "data.num_classes=10", *SMALL, *QUIET],
+                             output_dir=train_dir))
     base = data / "CUB_200_2011"
     official_test = {line.split()[0] for line in (base / "train_test_split.txt").read_text().splitlines() if line.endswith(" 0")}
     per_class = Counter(line.split()[1] for line in (base / "image_class_labels.txt").read_text().splitlines()
