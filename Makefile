@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
 .PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol \
-	demo-infomask docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
+	demo-infomask cub-digits docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
 
 venv: $(STAMP)
 
@@ -68,6 +68,10 @@ demo-wsol: $(STAMP)
 	$(BIN)/infocam-report kind=wsol sweep_dir=$(WSOL_DEMO)/evals out_dir=reports/demo
 	@cat reports/demo/wsol_eval.md
 	@echo "overlays: $(WSOL_DEMO)/evals/*/overlays/wsol_overlays.png"
+
+# a CUB-200-2011-layout stand-in (2,000 real digits on cluttered canvases, 10 classes) for experiment=wsol_cub_small
+cub-digits: $(STAMP)
+	$(BIN)/python -m infocam.data.make_cub_layout data/cub_digits
 
 # batched map->box->IoU vs a per-image scipy loop, and wsolevaluation's protocol vs its per-image
 # OpenCV loop (1,000 maps, 0.01 and 0.001 intervals): equality checks and speed ratios

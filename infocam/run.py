@@ -208,6 +208,7 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
                 if group in hparams:
                     cfg[group] = hparams[group]
     task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
+    inherit_data_identity(cfg, ckpt_path)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     check_checkpoint_fits_data(task, datamodule, ckpt_path, cfg.data)
     loggers = build_loggers(cfg.get("logger"))
@@ -243,6 +244,41 @@ def check_checkpoint_fits_data(task: L.LightningModule, datamodule: L.LightningD
             f"{ckpt_path}: this {type(task).__name__} checkpoint does not fit the data {data_name} "
             f"({_summary_line(err)}); evaluate it with the data= it was trained on"
         ) from None
+
+
+#: data settings that make a test split what the training run held out: an eval that does not
+#: set them on its command line takes them from the checkpoint (resolution, classes, val/test halves)
+DATA_IDENTITY = ("image_size", "num_classes", "seed", "val_fraction", "eval_transform")
+
+
+def command_line_keys() -> set[str] | None:
+    """Keys set on this Hydra run's command line (``data.image_size`` of ``data.image_size=64``);
+    None outside a Hydra run, where defaults cannot be told from choices."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return {override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
+
+
+def inherit_data_identity(cfg: DictConfig, ckpt_path: Path) -> dict[str, Any]:
+    """Fill ``cfg.data``'s :data:`DATA_IDENTITY` keys the command line left alone with the
+    training DataModule's values recorded in the checkpoint, so ``infocam-eval ckpt_path=...
+    data=cub data.root=DIR`` scores the training resolution on the same test half (a different
+    ``seed`` or ``val_fraction`` would mix validation images into the test split)."""
+    given = command_line_keys()
+    if given is None:
+        return {}
+    recorded = load_checkpoint(ckpt_path, mmap=True).get("datamodule_hyper_parameters") or {}
+    inherited = {}
+    with open_dict(cfg):
+        for key in DATA_IDENTITY:
+            if key in recorded and key in cfg.data and f"data.{key}" not in given and cfg.data[key] != recorded[key]:
+                cfg.data[key] = recorded[key]
+                inherited[key] = recorded[key]
+    if inherited:
+        log.info("data settings of the training run (from the checkpoint): %s", inherited)
+    return inherited
 
 
 def checkpoint_task_class(ckpt_path: Path) -> type | None:

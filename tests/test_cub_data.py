@@ -10,7 +10,7 @@ from classification_fixtures import make_cub
 
 from infocam.data.cub import CUBDataModule
 from infocam.data.formats.cub import read_cub
-from infocam.errors import DataError
+from infocam.errors import ConfigError, DataError
 
 OPTIONS = {"balanced": None, "unbalanced": {"name": "drop_fraction_of_classes", "fraction": 0.5, "class_fraction": 0.5}}
 
@@ -147,3 +147,59 @@ def test_truncated_image_fails_on_decode_naming_the_file(tmp_path):
     dm = datamodule(tmp_path, verify_images=False)  # the lazy decode path in __getitem__
     with pytest.raises(DataError, match=f"{image}: cannot decode image id 1"):
         dm.splits["train"][0]
+
+
+def _paint_objects(root):
+    """Rewrite every CUB fixture image as a dark picture whose object fills its box (8, 4, 24, 16)."""
+    from wsol_fixtures import boxed_picture
+
+    for k, path in enumerate(sorted((root / "CUB_200_2011" / "images").rglob("*.jpg"))):
+        boxed_picture((48, 32), (8, 4, 24, 16), seed=k).save(path, quality=95)
+
+
+@pytest.mark.parametrize(
+    "train_transform, eval_transform",
+    [("resize_random_crop", "resize"), ("random_resized_crop", "resize_center_crop")],
+)
+def test_boxes_follow_the_object_through_every_transform(tmp_path, train_transform, eval_transform):
+    from test_tiny_imagenet_data import bright_box
+
+    make_cub(tmp_path, size=(48, 32))
+    _paint_objects(tmp_path)
+    dm = datamodule(tmp_path, image_size=28, train_transform=train_transform, eval_transform=eval_transform, min_crop_scale=0.6)
+    torch.manual_seed(0)
+    flipped = 0
+    for split in ("train", "val", "test"):
+        for k in range(len(dm.splits[split])):
+            sample = dm.splits[split][k]
+            assert sample["image"].shape == (3, 28, 28)
+            box = sample["boxes"][0]
+            if (box[2:] - box[:2]).prod() < 4:  # cropped (almost) away: nothing to compare
+                continue
+            assert torch.allclose(box, bright_box(sample["image"]), atol=1.5), (split, k, box)
+            flipped += split == "train" and bool(box[0] > 28 - box[2] + 1)  # object now right of centre
+    assert flipped > 0  # the random flip happened and the box went with it
+
+
+def test_eval_geometry_is_selectable(tmp_path):
+    make_cub(tmp_path, size=(48, 32))
+    # box (8, 4, 24, 16) of a 48x32 image
+    resized = datamodule(tmp_path, image_size=28, eval_transform="resize").splits["test"][0]["boxes"][0]
+    assert torch.allclose(resized, torch.tensor([8 * 28 / 48, 4 * 28 / 32, 24 * 28 / 48, 16 * 28 / 32]), atol=1e-4)
+    cropped = datamodule(tmp_path, image_size=28, eval_transform="resize_center_crop").splits["test"][0]["boxes"][0]
+    side = round(28 * 256 / 224)  # 32: resize to 32x32, then the centre 28x28 (offset 2)
+    expected = torch.tensor([8 * side / 48 - 2, 4 * side / 32 - 2, 24 * side / 48 - 2, 16 * side / 32 - 2])
+    assert side == 32 and torch.allclose(cropped, expected, atol=1e-4)
+    with pytest.raises(ConfigError, match="data.train_transform must be one of"):
+        CUBDataModule(str(tmp_path), train_transform="flip")
+
+
+def test_val_and_test_halves_partition_the_official_test_set(tmp_path):
+    make_cub(tmp_path, test_per_class=(4, 6, 4, 4))
+    dm = datamodule(tmp_path, seed=7)
+    val = [i.image_id for i in dm.splits["val"].items]
+    test = [i.image_id for i in dm.splits["test"].items]
+    official = {i.image_id for i in read_cub(tmp_path)[0] if not i.is_train}
+    assert not set(val) & set(test) and set(val) | set(test) == official
+    assert torch.bincount(torch.tensor([i.label for i in dm.splits["val"].items])).tolist() == [2, 3, 2, 2]
+    assert [i.image_id for i in datamodule(tmp_path, seed=7).splits["val"].items] == val

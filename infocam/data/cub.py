@@ -7,115 +7,50 @@ A sample is a dict::
     boxes     float32 [1, 4]: the ground-truth box as (x0, y0, x1, y1) in pixels of the
               *transformed* image, continuous coordinates (x1 = x0 + width, so x1/y1 are
               exclusive pixel edges), clamped to the image; it follows resize/crop/flip
+              (``train_transform``/``eval_transform``, see :mod:`infocam.data.boxed_images`)
     orig_size int64 [2]: (height, width) of the original image
     image_id  int64, the id of images.txt
 
 so a batch has ``boxes`` ``[B, 1, 4]``. Splits: the official training images are ``train``;
 ``val_fraction`` of the official test images (stratified, seeded; the paper uses half) are
-``val`` and the rest ``test``. With ``val_fraction=0`` validation reuses the whole test set.
+``val`` (epoch selection) and the rest ``test`` (final report only); the two never overlap.
+With ``val_fraction=0`` validation reuses the whole test set.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
-from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
-from torchvision import tv_tensors
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
 
-from infocam.data.boxes import check_boxes, warn_clamped
-from infocam.data.formats.cub import CubImage, read_cub
-from infocam.data.imbalance import balance_spec, plain_options, select_indices
 from infocam.data.base import SplitDataModule
-from infocam.data.splits import stratified_split
+from infocam.data.boxed_images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    BoxedImage,
+    BoxedImageDataset,
+    box_transforms,
+    checked_items,
+    check_transform_names,
+    split_val_test,
+)
+from infocam.data.formats.cub import CUB_DIR, CubImage, _line_of, read_cub
+from infocam.data.imbalance import balance_spec, plain_options, select_indices
 from infocam.data.summary import record_data_summary
 from infocam.errors import ConfigError, DataError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["CUBDataModule", "CubDataset", "IMAGENET_MEAN", "IMAGENET_STD", "as_boxed"]
+
+#: CUB samples are the generic boxed-image samples (one box per image)
+CubDataset = BoxedImageDataset
 
 
-def cub_transforms(image_size: int, train: bool, min_crop_scale: float = 0.35) -> v2.Compose:
-    """Random resized crop + flip for training, a plain square resize for evaluation."""
-    if train:
-        geometry = [v2.RandomResizedCrop(image_size, scale=(min_crop_scale, 1.0), antialias=True), v2.RandomHorizontalFlip()]
-    else:
-        geometry = [v2.Resize((image_size, image_size), antialias=True)]
-    return v2.Compose(
-        [*geometry, v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    )
-
-
-def open_rgb(path: Path, image_id: int) -> Image.Image:
-    """Decode an image fully; any failure is a DataError naming the file."""
-    try:
-        with Image.open(path) as handle:
-            return handle.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise DataError(f"{path}: cannot decode image id {image_id}: {err}") from None
-
-
-def check_image_header(item: CubImage) -> tuple[int, int]:
-    """Cheap check (header only) that an image exists and is a readable image file; its (width, height)."""
-    try:
-        with Image.open(item.path) as handle:
-            return handle.size
-    except FileNotFoundError:
-        raise DataError(f"{item.path}: image id {item.image_id} listed in images.txt does not exist") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{item.path}: not a readable image (image id {item.image_id}): {err}") from None
-
-
-def checked_boxes(root: Path, *splits: list[CubImage]) -> list[list[CubImage]]:
-    """Read every image header; a box wholly outside its image is a DataError naming its line
-    of bounding_boxes.txt, a box partly outside is clamped (one warning with the count)."""
-    from infocam.data.formats.cub import CUB_DIR, _line_of
-
-    boxes_file = root / CUB_DIR / "bounding_boxes.txt"
-    checked: dict[int, CubImage] = {}
-    clamped = 0
-    for item in {i.image_id: i for split in splits for i in split}.values():
-        width, height = check_image_header(item)
-        x, y, w, h = item.box
-        where = lambda _: f"{boxes_file}:{_line_of(boxes_file, item.image_id)} (image {item.path.name})"  # noqa: E731
-        [(x0, y0, x1, y1)], count = check_boxes([(x, y, x + w, y + h)], width, height, where)
-        clamped += count
-        checked[item.image_id] = replace(item, box=(x0, y0, x1 - x0, y1 - y0)) if count else item
-    warn_clamped(clamped, len(checked), str(boxes_file))
-    return [[checked[i.image_id] for i in split] for split in splits]
-
-
-class CubDataset(Dataset):
-    """Decodes lazily in ``__getitem__``; see the module docstring for the sample format."""
-
-    def __init__(self, items: Sequence[CubImage], transform: v2.Transform) -> None:
-        self.items = list(items)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        item = self.items[index]
-        image = open_rgb(item.path, item.image_id)
-        width, height = image.size
-        x, y, w, h = item.box
-        check_boxes([(x, y, x + w, y + h)], width, height, f"{item.path} (image id {item.image_id})")  # verify_images=false
-        boxes = tv_tensors.BoundingBoxes([[x, y, x + w, y + h]], format="XYXY", canvas_size=(height, width))
-        pixels, boxes = self.transform(tv_tensors.Image(TF.pil_to_tensor(image)), boxes)
-        return {
-            "image": pixels.as_subclass(Tensor),
-            "label": torch.tensor(item.label, dtype=torch.long),
-            "boxes": boxes.as_subclass(Tensor).float(),
-            "orig_size": torch.tensor([height, width], dtype=torch.long),
-            "image_id": torch.tensor(item.image_id, dtype=torch.long),
-        }
+def as_boxed(item: CubImage) -> BoxedImage:
+    """bounding_boxes.txt's (x, y, width, height) as corners (x, y, x + width, y + height)."""
+    x, y, w, h = item.box
+    return BoxedImage(item.image_id, item.path, item.label, ((x, y, x + w, y + h),))
 
 
 class CUBDataModule(SplitDataModule):
@@ -138,6 +73,8 @@ class CUBDataModule(SplitDataModule):
         val_fraction: float = 0.5,
         image_size: int = 299,
         min_crop_scale: float = 0.35,
+        train_transform: str = "resize_random_crop",
+        eval_transform: str = "resize",
         batch_size: int = 32,
         eval_batch_size: int = 64,
         num_workers: int = 4,
@@ -151,6 +88,7 @@ class CUBDataModule(SplitDataModule):
         balance_spec(balance, options)
         if not 0.0 <= val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        check_transform_names(train_transform, eval_transform)
         self.save_hyperparameters()
         self.balance_options = options
         self.splits: dict[str, CubDataset] = {}
@@ -171,18 +109,21 @@ class CUBDataModule(SplitDataModule):
         train_labels = torch.tensor([i.label for i in train])
         selection = select_indices(balance_spec(hp.balance, self.balance_options), train_labels, hp.num_classes, hp.seed + 1)
         train = [train[k] for k in selection.indices.tolist()]
-        if hp.val_fraction > 0:
-            generator = torch.Generator().manual_seed(hp.seed)
-            rest, held = stratified_split(torch.tensor([i.label for i in test]), hp.val_fraction, generator)
-            val, test = [test[k] for k in held.tolist()], [test[k] for k in rest.tolist()]
-        else:
-            val = test
-        if hp.verify_images:
-            train, val, test = checked_boxes(Path(hp.root), train, val, test)
+        val, test = split_val_test([as_boxed(i) for i in test], hp.val_fraction, hp.seed)
+        train = [as_boxed(i) for i in train]
+        if hp.verify_images:  # headers read, boxes checked against the image sizes (file:line on error)
+            boxes_file = Path(hp.root) / CUB_DIR / "bounding_boxes.txt"
+
+            def where(item: BoxedImage) -> str:
+                return f"{boxes_file}:{_line_of(boxes_file, item.image_id)} (image {item.path.name})"
+
+            checked = {i.image_id: i for i in checked_items({i.image_id: i for i in (*train, *val, *test)}.values(), "images.txt", where, str(boxes_file))}
+            train, val, test = ([checked[i.image_id] for i in split] for split in (train, val, test))
+        geometry = {"train_transform": hp.train_transform, "eval_transform": hp.eval_transform}
         self.splits = {
-            "train": CubDataset(train, cub_transforms(hp.image_size, True, hp.min_crop_scale)),
-            "val": CubDataset(val, cub_transforms(hp.image_size, False)),
-            "test": CubDataset(test, cub_transforms(hp.image_size, False)),
+            "train": CubDataset(train, box_transforms(hp.image_size, True, min_crop_scale=hp.min_crop_scale, **geometry)),
+            "val": CubDataset(val, box_transforms(hp.image_size, False, **geometry)),
+            "test": CubDataset(test, box_transforms(hp.image_size, False, **geometry)),
         }
         self.summary = {
             "dataset": "cub",

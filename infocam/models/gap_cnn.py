@@ -17,19 +17,40 @@ from infocam.registry import MODELS
 
 
 class GapCNN(nn.Module):
-    """``len(channels)`` blocks of [3x3 conv, BN, ReLU] x 2, each but the last followed by 2x2 max-pool."""
+    """``len(channels)`` blocks of [3x3 conv, BN, ReLU] x 2; the first ``pools`` blocks (default:
+    all but the last) are followed by a 2x2 max-pool.
 
-    def __init__(self, num_classes: int, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3) -> None:
+    Two options shape the class activation maps, not the accuracy: ``pools`` sets the resolution
+    of the last features (64 px with 1 pool: 32x32), and ``last_batchnorm=False`` ends with a
+    biased conv + ReLU without BatchNorm (like VGG-GAP's conv6), so the last features can be zero
+    on the background instead of being re-centred to fire at about half of all positions.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        channels: Sequence[int] = (32, 64, 128),
+        in_channels: int = 3,
+        pools: int | None = None,
+        last_batchnorm: bool = True,
+    ) -> None:
         super().__init__()
         if not channels or any(int(c) < 1 for c in channels):
             raise ConfigError(f"model.channels must be a non-empty list of positive ints, got {channels}")
+        pools = len(channels) - 1 if pools is None else int(pools)
+        if not 0 <= pools <= len(channels):
+            raise ConfigError(f"model.pools must be in 0..{len(channels)} (one per block at most), got {pools}")
         layers: list[nn.Module] = []
         width = in_channels
         for i, out in enumerate(int(c) for c in channels):
-            for _ in range(2):
-                layers += [nn.Conv2d(width, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            for j in range(2):
+                last = i == len(channels) - 1 and j == 1
+                if last and not last_batchnorm:
+                    layers += [nn.Conv2d(width, out, 3, padding=1), nn.ReLU(inplace=True)]
+                else:
+                    layers += [nn.Conv2d(width, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
                 width = out
-            if i + 1 < len(channels):
+            if i < pools:
                 layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
         self.num_features = width
@@ -50,8 +71,14 @@ class GapCNN(nn.Module):
 
 
 @MODELS.register("gap_cnn")
-def gap_cnn(num_classes: int, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3) -> GapCNN:
-    return GapCNN(num_classes, channels, in_channels)
+def gap_cnn(
+    num_classes: int,
+    channels: Sequence[int] = (32, 64, 128),
+    in_channels: int = 3,
+    pools: int | None = None,
+    last_batchnorm: bool = True,
+) -> GapCNN:
+    return GapCNN(num_classes, channels, in_channels, pools, last_batchnorm)
 
 
 class PlainCNN(nn.Module):

@@ -87,6 +87,9 @@ class WSOLModule(RegistryTask):
                 ),
                 "pxap": PxAP(loc["curve_thresholds"]),
                 **(wsoleval_metrics(loc) if loc["protocol"] == "wsolevaluation" else {}),
+                # Table 5's Top-5 Cls (only where there are more than 5 classes)
+                **({"top5": MulticlassAccuracy(self.hparams.num_classes, top_k=5, average="micro")}
+                   if self.hparams.num_classes > 5 else {}),
             }
         )
         self._wsoleval: WsolevalScoring | None = None
@@ -147,6 +150,8 @@ class WSOLModule(RegistryTask):
         self.metrics["test"]["maxboxacc"].update(gt_maps, gt_boxes, gt_counts)
         if batch.masks is not None:
             self.metrics["test"]["pxap"].update(gt_maps, batch.masks)
+        if "top5" in self.metrics["test"]:
+            self.metrics["test"]["top5"].update(result.logits, labels)
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
         if self._wsoleval is not None:  # their protocol starts from the raw (feature-resolution) maps
             ids = batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0])
@@ -176,6 +181,8 @@ class WSOLModule(RegistryTask):
         for key in ("gt_known_loc", "top1_loc", "top1_cls"):
             self.log(f"test/{key}", acc[key].float())
         self.log("test/num_images", acc["count"].float())
+        if "top5" in metrics:
+            self.log("test/top5_cls", metrics["top5"].compute())
         for key, value in metrics["maxboxacc"].compute().items():
             self.log(f"test/{key}", value.float())
         pxap = metrics["pxap"].compute()  # on every rank: syncing the states is a collective
