@@ -73,27 +73,32 @@ def _iou(x0, y0, x1, y1, gt) -> float:
 
 
 @_compiled
-def _sort_by_value(values, height, width, order, corner, starts) -> None:
-    """Counting sort of the pixels by uint8 value: padded indices of the pixels of value v are
-    ``order[starts[v]:starts[v + 1]]``, each run in raster order, with ``corner`` holding each
-    one's ``(row << 16) | col`` (no division per pixel later)."""
+def _sort_by_value(values, row_stride, offset, height, width, corner, starts) -> None:
+    """Counting sort of the pixels by uint8 value (pixel (r, c) is ``values[r * row_stride + c +
+    offset]``): ``corner[starts[v]:starts[v + 1]]`` holds the ``(row << 16) | col`` of the
+    pixels of value v, in raster order. One int32 scatter per pixel; the padded index is
+    recomputed from the corner (:func:`_padded`), cheaper than a second scattered array."""
     counts = np.zeros(257, dtype=np.int64)
-    n = values.shape[0]
-    for i in range(n):
-        counts[values[i] + 1] += 1
+    for r in range(height):
+        base = r * row_stride + offset
+        for c in range(width):
+            counts[values[base + c] + 1] += 1
     for v in range(256):
         counts[v + 1] += counts[v]
     for v in range(257):
         starts[v] = counts[v]
-    stride = width + 2
-    i = 0
     for r in range(height):
+        base = r * row_stride + offset
         for c in range(width):
-            v = values[i]
-            order[counts[v]] = (r + 1) * stride + c + 1
+            v = values[base + c]
             corner[counts[v]] = (r << 16) | c
             counts[v] += 1
-            i += 1
+
+
+@_compiled
+def _padded(rc, stride) -> int:
+    """Index in the zero-padded grid of the pixel whose corner is ``rc = (row << 16) | col``."""
+    return np.int64(rc >> 16) * stride + np.int64(rc & LOW16) + stride + 1
 
 
 @_compiled
@@ -127,15 +132,16 @@ def _box(node, x, grow, height, width):
 
 
 @_compiled
-def _foreground_pass(height, width, order, corner, starts, want, gt, best, node, alive, added):
+def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive, added):
     """``best[k]`` = best IoU of any outer-contour box of ``q > k`` (for wanted k; -1 if none)."""
     stride = width + 2
     offsets = (-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1)
     n_alive = 0
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
-            p = np.int64(order[i])
-            _add(node, p, corner[i])
+            rc = corner[i]
+            p = _padded(rc, stride)
+            _add(node, p, rc)
             added[p] = 1
             alive[n_alive] = p
             n_alive += 1
@@ -165,7 +171,7 @@ def _foreground_pass(height, width, order, corner, starts, want, gt, best, node,
 
 
 @_compiled
-def _background_pass(height, width, order, corner, starts, want, gt, best, count, theta, node, alive, added, tail, is_open):
+def _background_pass(height, width, corner, starts, want, gt, best, count, theta, node, alive, added, tail, is_open):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
 
@@ -178,11 +184,12 @@ def _background_pass(height, width, order, corner, starts, want, gt, best, count
     n_alive = 0
     for v in range(256):
         for i in range(starts[v], starts[v + 1]):
-            p = np.int64(order[i])
-            _add(node, p, corner[i])
+            rc = corner[i]
+            p = _padded(rc, stride)
+            _add(node, p, rc)
             added[p] = 1
-            r = corner[i] >> 16
-            c = corner[i] & LOW16
+            r = rc >> 16
+            c = rc & LOW16
             node[p, AUX] = CLOSED_END
             if r == 0 or c == 0 or r == height - 1 or c == width - 1:
                 is_open[p] = 1
@@ -236,7 +243,7 @@ def _background_pass(height, width, order, corner, starts, want, gt, best, count
 
 
 @_compiled
-def _fill_pass(height, width, order, corner, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, cells, added):
+def _fill_pass(height, width, corner, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, cells, added):
     """V1: per wanted k, the box and IoU of the largest top-level outer contour of ``q > k``.
 
     Components of ``theta > k`` are the top-level components with their holes filled; twice
@@ -249,8 +256,9 @@ def _fill_pass(height, width, order, corner, starts, want, gt, v1_iou, v1_box, f
     n_alive = 0
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
-            p = np.int64(order[i])
-            _add(node, p, corner[i])
+            rc = corner[i]
+            p = _padded(rc, stride)
+            _add(node, p, rc)
             added[p] = 1
             node[p, AUX] = 0
             alive[n_alive] = p
@@ -301,7 +309,7 @@ def _fill_pass(height, width, order, corner, starts, want, gt, v1_iou, v1_box, f
 
 
 @_compiled
-def _euler_pass(width, order, starts, want, euler4, cells) -> None:
+def _euler_pass(width, corner, starts, want, euler4, cells) -> None:
     """``euler4[k]`` = 4 x the Euler number (8-connected components minus holes) of ``q > k``
     for wanted k, from Gray's 2x2 patterns: ``#Q1 - #Q3 - 2 #QD``, updated as pixels join;
     no union-find, so it is cheap. Components = Euler number + holes."""
@@ -311,7 +319,7 @@ def _euler_pass(width, order, starts, want, euler4, cells) -> None:
     total = 0
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
-            p = np.int64(order[i])
+            p = _padded(corner[i], stride)
             for cell, bit in ((p, 8), (p + 1, 4), (p + stride, 2), (p + stride + 1, 1)):
                 old = cells[cell]
                 cells[cell] = old | bit
@@ -338,8 +346,6 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     batch, height, width = quantized.shape
     n = height * width
     padded = (height + 2) * (width + 2)
-    by_value = np.empty(n, dtype=np.int32)
-    by_fill = np.empty(n, dtype=np.int32)
     value_corner = np.empty(n, dtype=np.int32)
     fill_corner = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
@@ -350,7 +356,6 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     theta = np.zeros(padded, dtype=np.uint8)
-    theta_values = np.empty(n, dtype=np.uint8)
     cells = np.zeros(padded, dtype=np.uint8)
     fg_best = np.empty(256, dtype=np.float64)
     hole_best = np.empty(256, dtype=np.float64)
@@ -369,29 +374,26 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fg_best[:] = -1.0
         hole_best[:] = -1.0
         fill_best[:] = -1.0
-        _sort_by_value(values, height, width, by_value, value_corner, value_starts)
+        _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, by_value, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, tail, is_open)
-        for r in range(height):
-            for c in range(width):
-                theta_values[r * width + c] = theta[(r + 1) * stride + c + 1]
-        _sort_by_value(theta_values, height, width, by_fill, fill_corner, fill_starts)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, tail, is_open)
+        _sort_by_value(theta, stride, stride + 1, height, width, fill_corner, fill_starts)
         added[:] = 0
         cells[:] = 0
-        _fill_pass(height, width, by_fill, fill_corner, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, cells, added)
+        _fill_pass(height, width, fill_corner, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, cells, added)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
         islands = False
         if holes:  # components = Euler number + holes; more than the filled ones means islands in holes
             cells[:] = 0
-            _euler_pass(width, by_value, value_starts, want, euler4, cells)
+            _euler_pass(width, value_corner, value_starts, want, euler4, cells)
             for k in range(top):
                 if want[k] and hole_best[k] >= 0 and euler4[k] + 4 * hole_count[k] > 4 * fill_count[k]:
                     islands = True
         if islands:
             added[:] = 0
-            _foreground_pass(height, width, by_value, value_corner, value_starts, want, gt, fg_best, node, alive, added)
+            _foreground_pass(height, width, value_corner, value_starts, want, gt, fg_best, node, alive, added)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
