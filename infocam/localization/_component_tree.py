@@ -42,7 +42,7 @@ from infocam.localization._run_components import _compiled
 # visited in value order, i.e. all over the map, so a node's fields share one cache line
 # (separate arrays per field measured 1.6x slower) and small records keep the map in cache.
 PARENT, LO, HI, AUX = range(4)
-CLOSED_END = -1  # end of a hole's member list
+OPEN = -1  # AUX of a background root whose region reaches the frame
 LOW16 = 0xFFFF
 
 
@@ -249,13 +249,14 @@ def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive,
 
 
 @_compiled
-def _background_pass(height, width, corner, starts, want, gt, best, count, theta, node, alive, added, tail, is_open):
+def _background_pass(height, width, corner, starts, want, gt, best, count, theta, node, alive, added):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
 
-    A closed (hole) root heads the list of its member pixels (``AUX`` = next, ``tail``) so
-    that they get their ``theta`` the moment the hole opens; ``is_open`` marks regions that
-    reach the frame.
+    A closed (hole) region's pixels form a circular list through ``AUX`` (two holes that join
+    swap their roots' links, which splices the circles in O(1)), so that they get their
+    ``theta`` the moment the hole opens; a root whose region reaches the frame has ``AUX ==
+    OPEN``, in the record that ``_find`` has just read.
     """
     stride = width + 2
     ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
@@ -269,13 +270,11 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
             added[p] = 1
             r = rc >> 16
             c = rc & LOW16
-            node[p, AUX] = CLOSED_END
             if r == 0 or c == 0 or r == height - 1 or c == width - 1:
-                is_open[p] = 1
+                node[p, AUX] = OPEN
                 theta[p] = v
             else:
-                is_open[p] = 0
-                tail[p] = p
+                node[p, AUX] = p
                 alive[n_alive] = p
                 n_alive += 1
             root = p
@@ -283,29 +282,31 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
                 other = _find(node, p + ring[CROSS_REPS[mask, j]])
                 if other == root:
                     continue
-                open_a = is_open[root] == 1
-                open_b = is_open[other] == 1
+                open_a = node[root, AUX] == OPEN
+                open_b = node[other, AUX] == OPEN
                 if open_a != open_b:  # a hole reaches the frame: its pixels fill at level v
-                    m = other if open_a else root
-                    while m != CLOSED_END:
+                    first = other if open_a else root
+                    m = first
+                    while True:
                         theta[m] = v
                         m = node[m, AUX]
-                    new = _merge(node, root, other)
-                    is_open[new] = 1
+                        if m == first:
+                            break
+                    root = _merge(node, root, other)
+                    node[root, AUX] = OPEN
                 elif open_a:
-                    new = _merge(node, root, other)
-                else:  # two holes join: the new root heads both member lists
-                    new = _merge(node, root, other)
-                    old = other if new == root else root
-                    node[tail[new], AUX] = old
-                    tail[new] = tail[old]
-                root = new
+                    root = _merge(node, root, other)
+                else:  # two holes join: swapping the roots' links splices the circles
+                    link = node[root, AUX]
+                    node[root, AUX] = node[other, AUX]
+                    node[other, AUX] = link
+                    root = _merge(node, root, other)
         if v < 255 and want[v]:
             kept = 0
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if node[x, PARENT] != x or is_open[x] == 1:
+                if node[x, PARENT] != x or node[x, AUX] == OPEN:
                     continue
                 alive[kept] = x
                 kept += 1
@@ -421,8 +422,6 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     value_starts = np.empty(257, dtype=np.int64)
     fill_starts = np.empty(257, dtype=np.int64)
     node = np.empty((padded, 4), dtype=np.int32)
-    tail = np.empty(padded, dtype=np.int32)
-    is_open = np.zeros(padded, dtype=np.uint8)
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     theta = np.zeros(padded, dtype=np.uint8)
@@ -446,7 +445,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fill_best[:] = -1.0
         _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, tail, is_open)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added)
         _sort_by_value(theta, stride, stride + 1, height, width, fill_corner, fill_starts)
         added[:] = 0
         _fill_pass(height, width, fill_corner, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, added)
