@@ -113,7 +113,31 @@ def _cross_tables() -> tuple[np.ndarray, np.ndarray]:
     return count, reps
 
 
+def _euler_removal_table() -> np.ndarray:
+    """``EULER_REMOVE[f]``: the change of 4 x the Euler number (8-connected) of the foreground
+    when a pixel whose foreground 8-neighbours have ring mask ``f`` leaves it, from Gray's 2x2
+    patterns (``#Q1 - #Q3 - 2 #QD`` over the pixel's four cells)."""
+    # pattern bits of a 2x2 cell: top-left 1, top-right 2, bottom-left 4, bottom-right 8
+    weight = (0, 1, 1, 0, 1, 0, -2, -1, 1, -2, 0, -1, 0, -1, -1, 0)
+    n, ne, e, se, s_, sw, w, nw = range(8)
+    # each cell: ring index of each corner, or -1 for the pixel itself (tl, tr, bl, br)
+    cells = ((nw, n, w, -1), (n, ne, -1, e), (w, -1, sw, s_), (-1, e, s_, se))
+    table = np.zeros(256, dtype=np.int64)
+    for f in range(256):
+        for corners in cells:
+            before = after = 0
+            for bit, ring_index in zip((1, 2, 4, 8), corners):
+                if ring_index < 0:
+                    before |= bit
+                elif f >> ring_index & 1:
+                    before |= bit
+                    after |= bit
+            table[f] += weight[after] - weight[before]
+    return table
+
+
 RING_COUNT, RING_REPS, RING_GAIN = _ring_tables()
+EULER_REMOVE = _euler_removal_table()
 CROSS_COUNT, CROSS_REPS = _cross_tables()
 
 
@@ -249,7 +273,7 @@ def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive,
 
 
 @_compiled
-def _background_pass(height, width, corner, starts, want, gt, best, count, theta, node, alive, added):
+def _background_pass(height, width, corner, starts, want, gt, best, count, theta, node, alive, added, euler4):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
 
@@ -257,10 +281,15 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
     swap their roots' links, which splices the circles in O(1)), so that they get their
     ``theta`` the moment the hole opens; a root whose region reaches the frame has ``AUX ==
     OPEN``, in the record that ``_find`` has just read.
+
+    ``euler4[k]`` = 4 x the Euler number (8-connected components minus holes) of ``q > k``:
+    each pixel leaving the foreground changes it by ``EULER_REMOVE`` of its foreground
+    neighbours (the complement of its joined ones, inside the image).
     """
     stride = width + 2
     ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
+    euler = 4  # the whole image: one component, no hole
     for v in range(256):
         for i in range(starts[v], starts[v + 1]):
             rc = corner[i]
@@ -273,7 +302,18 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
             if r == 0 or c == 0 or r == height - 1 or c == width - 1:
                 node[p, AUX] = OPEN
                 theta[p] = v
+                inside = 0xFF
+                if r == 0:
+                    inside &= ~0b10000011  # NW, N, NE
+                if r == height - 1:
+                    inside &= ~0b00111000  # SE, S, SW
+                if c == 0:
+                    inside &= ~0b11100000  # SW, W, NW
+                if c == width - 1:
+                    inside &= ~0b00001110  # NE, E, SE
+                euler += EULER_REMOVE[~mask & inside]
             else:
+                euler += EULER_REMOVE[~mask & 0xFF]
                 node[p, AUX] = p
                 alive[n_alive] = p
                 n_alive += 1
@@ -301,6 +341,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
                     node[root, AUX] = node[other, AUX]
                     node[other, AUX] = link
                     root = _merge(node, root, other)
+        euler4[v] = euler
         if v < 255 and want[v]:
             kept = 0
             top = -1.0
@@ -380,26 +421,6 @@ def _fill_pass(height, width, corner, starts, want, gt, v1_iou, v1_box, fill_bes
 
 
 @_compiled
-def _euler_pass(width, corner, starts, want, euler4, cells) -> None:
-    """``euler4[k]`` = 4 x the Euler number (8-connected components minus holes) of ``q > k``
-    for wanted k, from Gray's 2x2 patterns: ``#Q1 - #Q3 - 2 #QD``, updated as pixels join;
-    no union-find, so it is cheap. Components = Euler number + holes."""
-    stride = width + 2
-    # pattern bits: top-left 1, top-right 2, bottom-left 4, bottom-right 8
-    weight = np.array([0, 1, 1, 0, 1, 0, -2, -1, 1, -2, 0, -1, 0, -1, -1, 0], dtype=np.int64)
-    total = 0
-    for v in range(255, 0, -1):
-        for i in range(starts[v], starts[v + 1]):
-            p = _padded(corner[i], stride)
-            for cell, bit in ((p, 8), (p + 1, 4), (p + stride, 2), (p + stride + 1, 1)):
-                old = cells[cell]
-                cells[cell] = old | bit
-                total += weight[old | bit] - weight[old]
-        if want[v - 1]:
-            euler4[v - 1] = total
-
-
-@_compiled
 def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, first_map, stop_map) -> None:
     """For the maps ``first_map <= b < stop_map`` and every level k with ``wanted[b, k]``:
     ``v1_iou[b, k]``/``v1_box[b, k]`` (largest contour of ``quantized[b] > k``) and
@@ -425,7 +446,6 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     theta = np.zeros(padded, dtype=np.uint8)
-    cells = np.zeros(padded, dtype=np.uint8)
     fg_best = np.empty(256, dtype=np.float64)
     hole_best = np.empty(256, dtype=np.float64)
     fill_best = np.empty(256, dtype=np.float64)
@@ -445,7 +465,7 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fill_best[:] = -1.0
         _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, euler4)
         _sort_by_value(theta, stride, stride + 1, height, width, fill_corner, fill_starts)
         added[:] = 0
         _fill_pass(height, width, fill_corner, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, added)
@@ -454,8 +474,6 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
             holes = holes or (want[k] and hole_best[k] >= 0)
         islands = False
         if holes:  # components = Euler number + holes; more than the filled ones means islands in holes
-            cells[:] = 0
-            _euler_pass(width, value_corner, value_starts, want, euler4, cells)
             for k in range(top):
                 if want[k] and hole_best[k] >= 0 and euler4[k] + 4 * hole_count[k] > 4 * fill_count[k]:
                     islands = True
