@@ -205,6 +205,19 @@ def _padded(rc, stride) -> int:
 
 
 @_compiled
+def _corner_of(p, stride, inverse) -> int:
+    """``(row << 16) | col`` of padded index ``p`` (the inverse of :func:`_padded`), by a
+    multiplication with ``inverse = 1 / stride`` and an exact correction instead of a
+    division."""
+    r = np.int64(np.float64(p) * inverse)
+    if (r + 1) * stride <= p:
+        r += 1
+    elif r * stride > p:
+        r -= 1
+    return ((r - 1) << 16) | (p - r * stride - 1)
+
+
+@_compiled
 def _add(node, p, rc) -> None:
     node[p, PARENT] = p
     node[p, LO] = rc
@@ -273,9 +286,13 @@ def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive,
 
 
 @_compiled
-def _background_pass(height, width, corner, starts, want, gt, best, count, theta, node, alive, added, euler4):
+def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, node, alive, added, euler4):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
-    ``theta[p]`` = the smallest k at which pixel p reaches the frame through ``q <= k``.
+    ``theta[p]``, the smallest k at which pixel p reaches the frame through ``q <= k``, is
+    given by the order in which pixels reach it: each gets it once, at level ``theta``, so
+    ``fill_order[fill_starts[t]:fill_starts[t + 1]]`` (padded indices) are the pixels with
+    ``theta == t``, already sorted for the fill pass (which does not depend on the order
+    within a level).
 
     A closed (hole) region's pixels form a circular list through ``AUX`` (two holes that join
     swap their roots' links, which splices the circles in O(1)), so that they get their
@@ -290,6 +307,8 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
     ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
     euler = 4  # the whole image: one component, no hole
+    n_fill = 0
+    fill_starts[0] = 0
     for v in range(256):
         for i in range(starts[v], starts[v + 1]):
             rc = corner[i]
@@ -301,7 +320,8 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
             c = rc & LOW16
             if r == 0 or c == 0 or r == height - 1 or c == width - 1:
                 node[p, AUX] = OPEN
-                theta[p] = v
+                fill_order[n_fill] = p
+                n_fill += 1
                 inside = 0xFF
                 if r == 0:
                     inside &= ~0b10000011  # NW, N, NE
@@ -328,7 +348,8 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
                     first = other if open_a else root
                     m = first
                     while True:
-                        theta[m] = v
+                        fill_order[n_fill] = m
+                        n_fill += 1
                         m = node[m, AUX]
                         if m == first:
                             break
@@ -342,6 +363,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
                     node[other, AUX] = link
                     root = _merge(node, root, other)
         euler4[v] = euler
+        fill_starts[v + 1] = n_fill
         if v < 255 and want[v]:
             kept = 0
             top = -1.0
@@ -361,7 +383,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, theta
 
 
 @_compiled
-def _fill_pass(height, width, corner, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, added):
+def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, added):
     """V1: per wanted k, the box and IoU of the largest top-level outer contour of ``q > k``.
 
     Components of ``theta > k`` are the top-level components with their holes filled; twice
@@ -370,13 +392,13 @@ def _fill_pass(height, width, corner, starts, want, gt, v1_iou, v1_box, fill_bes
     to the later one, OpenCV's order.
     """
     stride = width + 2
+    inverse = 1.0 / stride
     ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
-            rc = corner[i]
-            p = _padded(rc, stride)
-            _add(node, p, rc)
+            p = np.int64(order[i])
+            _add(node, p, _corner_of(p, stride, inverse))
             node[p, AUX] = 0
             alive[n_alive] = p
             n_alive += 1
@@ -439,13 +461,12 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
     n = height * width
     padded = (height + 2) * (width + 2)
     value_corner = np.empty(n, dtype=np.int32)
-    fill_corner = np.empty(n, dtype=np.int32)
+    fill_order = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
     fill_starts = np.empty(257, dtype=np.int64)
     node = np.empty((padded, 4), dtype=np.int32)
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
-    theta = np.zeros(padded, dtype=np.uint8)
     fg_best = np.empty(256, dtype=np.float64)
     hole_best = np.empty(256, dtype=np.float64)
     fill_best = np.empty(256, dtype=np.float64)
@@ -465,10 +486,9 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
         fill_best[:] = -1.0
         _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, theta, node, alive, added, euler4)
-        _sort_by_value(theta, stride, stride + 1, height, width, fill_corner, fill_starts)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, node, alive, added, euler4)
         added[:] = 0
-        _fill_pass(height, width, fill_corner, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, added)
+        _fill_pass(height, width, fill_order, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, added)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
