@@ -258,8 +258,6 @@ def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive,
             rc = corner[i]
             p = _padded(rc, stride)
             _add(node, p, rc)
-            alive[n_alive] = p
-            n_alive += 1
             mask = _ring_mask(added, p, stride)
             added[p] = 1
             root = p
@@ -267,6 +265,9 @@ def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive,
                 other = _find(node, p + ring[RING_REPS[mask, j]])
                 if other != root:
                     root = _merge(node, root, other)
+            if root == p:  # a root is one from its own step on (the smaller index wins): listed once
+                alive[n_alive] = p
+                n_alive += 1
         k = v - 1
         if want[k]:
             kept = 0
@@ -335,8 +336,6 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             else:
                 euler += EULER_REMOVE[~mask & 0xFF]
                 node[p, AUX] = p
-                alive[n_alive] = p
-                n_alive += 1
             root = p
             for j in range(CROSS_COUNT[mask]):
                 other = _find(node, p + ring[CROSS_REPS[mask, j]])
@@ -362,6 +361,9 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
                     node[root, AUX] = node[other, AUX]
                     node[other, AUX] = link
                     root = _merge(node, root, other)
+            if root == p and node[p, AUX] != OPEN:  # a new hole root (roots arise only at their own step)
+                alive[n_alive] = p
+                n_alive += 1
         euler4[v] = euler
         fill_starts[v + 1] = n_fill
         if v < 255 and want[v]:
@@ -400,8 +402,6 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
             p = np.int64(order[i])
             _add(node, p, _corner_of(p, stride, inverse))
             node[p, AUX] = 0
-            alive[n_alive] = p
-            n_alive += 1
             mask = _ring_mask(added, p, stride)
             added[p] = 1
             gain = RING_GAIN[mask]
@@ -413,6 +413,9 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
                     root = _merge(node, root, other)
                     node[root, AUX] = total
             node[root, AUX] += gain
+            if root == p:  # roots arise only at their own step (the smaller index wins)
+                alive[n_alive] = p
+                n_alive += 1
         k = v - 1
         if want[k]:
             kept = 0
