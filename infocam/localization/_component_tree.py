@@ -4,19 +4,23 @@ Why this is written by hand: their evaluator calls OpenCV's ``findContours(RETR_
 per map and threshold (about 60 us each at 224x224, 60 ms per map at 1,000 thresholds), and
 no library gives the contours of all 256 nested masks of a map at once. The masks
 ``q > k`` of one map are nested, so union-find passes over the pixels sorted by value give
-every level's components at a cost that does not depend on the number of thresholds:
+every level's components at a cost that does not depend on the number of thresholds.
+A joining pixel reads its eight neighbours' "joined" flags as one 8-bit mask; lookup tables
+give one neighbour per group of mutually adjacent ones (one ``find`` each) and the change of
+the contour area or Euler number, so the inner loop has few data-dependent branches:
 
 * **fg** (q decreasing, 8-connected): the connected components of ``q > k``; OpenCV's outer
   contour of a component has the component's bounding box. Needed only for *islands*
   (components inside holes): every other component is top-level and has the box of its
   filled component (below). A map has islands at level k when its 8-connected components
-  (Euler number, counted from 2x2 patterns without union-find, plus its holes) outnumber its
-  filled components, so this pass runs only for such maps.
+  (Euler number, counted from 2x2 patterns during the bg pass, plus its holes) outnumber
+  its filled components, so this pass runs only for such maps.
 * **bg** (q increasing, 4-connected, the zero frame around the image as one open region):
   the holes of ``q > k`` are the 4-connected parts of ``q <= k`` that do not reach the
   frame; a hole contour is traced through the foreground pixels bordering the hole, so its
   box is the hole's box grown by one pixel. The same pass gives every pixel's *fill level*
-  ``theta`` (the level at which it reaches the frame through background).
+  ``theta`` (the level at which it reaches the frame through background) as the order in
+  which pixels reach the frame, i.e. the fill pass's order, and the Euler numbers.
 * **fill** (theta decreasing, 8-connected): the components of ``theta > k`` are the
   top-level components with their holes filled. ``cv2.contourArea`` of an outer contour is
   ``#(2x2 cells with 4 filled corners) + #(cells with 3) / 2`` (zero-padded), counted
