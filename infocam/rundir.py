@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = ".infocam.lock"
 #: rank variables set by torchrun, Lightning's launchers and SLURM (as Lightning reads them)
-_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+# submitit's local executor starts each DDP rank itself and names it in SUBMITIT_LOCAL_GLOBALID
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "SUBMITIT_LOCAL_GLOBALID", "JSM_NAMESPACE_RANK")
 
 
 def is_launching_process() -> bool:

@@ -206,7 +206,7 @@ def test_cub_boxes_partly_outside_are_clamped_with_one_warning(tmp_path, caplog)
     warnings = [r.getMessage() for r in caplog.records if r.name == "infocam.data.boxes"]
     assert warnings == [f"{boxes}: 1 of 40 boxes reach past their image and were clamped to it"]
     item = next(i for i in datamodule.splits["train"].items if i.image_id == 3)
-    assert item.box == (40.0, 20.0, 8.0, 12.0)
+    assert item.boxes == ((40.0, 20.0, 48.0, 32.0),)  # (x0, y0, x1, y1) clamped to the 48x32 image
 
 
 # -- 6. file modes -------------------------------------------------------------------------

@@ -301,3 +301,22 @@ def test_cub_experiment_trains_and_tests_on_cpu(tmp_path, make_cfg, experiment):
     assert scored["test/num_images"] == 8 and "test/maxboxacc_v2" in scored
     recorded = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert recorded["test/top1_cls"] == pytest.approx(written["test/top1_cls"])  # same weights, same predictions
+
+
+@pytest.mark.slow
+def test_tiny_imagenet_experiment_trains_and_tests_on_cpu(tmp_path, make_cfg):
+    """The Tiny-ImageNet recipe end to end on a fixture in the official layout (R = 3)."""
+    from infocam.run import train
+
+    from wsol_fixtures import make_tiny_imagenet
+
+    make_tiny_imagenet(tmp_path / "data")
+    overrides = ["experiment=wsol_tiny_resnet50", *QUIET, f"data.root={tmp_path / 'data'}", "data.num_classes=3",
+                 "data.image_size=32", "data.num_workers=0", "data.batch_size=4", "data.eval_batch_size=4",
+                 "trainer=cpu", "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
+                 "localization.curve_thresholds=10", "localization.num_overlays=0", "model.adl.enabled=true"]
+    cfg = make_cfg(overrides, output_dir=tmp_path / "run")
+    assert cfg.cam.region_size == 3 and cfg.data._target_.endswith("TinyImageNetDataModule")
+    train(cfg)
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["test/num_images"] == 6 and 0 <= written["test/gt_known_loc"] <= 1 and "val/acc" in written

@@ -113,7 +113,7 @@ def wsol_rows(sweep_dir: str | Path) -> Collected:
         rows.append(_run_row(run, root))
     rows.sort(key=lambda r: (r["dataset"], str(r["backbone"]), r["adl"], CAM_ORDER.get(r["cam"], 9), r["cam"],
                              r["region_size"], str(r["subtract"]), r["alignment"], r["run"]))
-    return require_rows(rows, "WSOL eval run (metrics.json with test/gt_known_loc)", sweep_dir)
+    return require_rows(rows, "WSOL run (an infocam-eval metrics.json with test/gt_known_loc)", sweep_dir)
 
 
 # -- grouping into the paper's tables -------------------------------------------------------
