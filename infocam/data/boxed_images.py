@@ -167,6 +167,25 @@ class BoxedImageDataset(Dataset):
         }
 
 
+def boxed_splits(
+    train: Sequence[BoxedImage],
+    val: Sequence[BoxedImage],
+    test: Sequence[BoxedImage],
+    image_size: int,
+    train_transform: str,
+    eval_transform: str,
+    min_crop_scale: float,
+) -> dict[str, BoxedImageDataset]:
+    """The three split datasets with the recipe's geometry: training augmentation for ``train``,
+    the evaluation transform for ``val`` and ``test``."""
+    geometry = {"train_transform": train_transform, "eval_transform": eval_transform}
+    return {
+        "train": BoxedImageDataset(train, box_transforms(image_size, True, min_crop_scale=min_crop_scale, **geometry)),
+        "val": BoxedImageDataset(val, box_transforms(image_size, False, **geometry)),
+        "test": BoxedImageDataset(test, box_transforms(image_size, False, **geometry)),
+    }
+
+
 def split_val_test(items: Sequence[BoxedImage], val_fraction: float, seed: int) -> tuple[list[BoxedImage], list[BoxedImage]]:
     """(val, test): ``val_fraction`` of each class's images (seeded) for model selection, the
     rest for the final report; disjoint. ``val_fraction=0`` reuses the whole set for both."""

@@ -31,7 +31,7 @@ from infocam.data.boxed_images import (
     IMAGENET_STD,
     BoxedImage,
     BoxedImageDataset,
-    box_transforms,
+    boxed_splits,
     checked_items,
     check_transform_names,
     split_val_test,
@@ -119,12 +119,9 @@ class CUBDataModule(SplitDataModule):
 
             checked = {i.image_id: i for i in checked_items({i.image_id: i for i in (*train, *val, *test)}.values(), "images.txt", where, str(boxes_file))}
             train, val, test = ([checked[i.image_id] for i in split] for split in (train, val, test))
-        geometry = {"train_transform": hp.train_transform, "eval_transform": hp.eval_transform}
-        self.splits = {
-            "train": CubDataset(train, box_transforms(hp.image_size, True, min_crop_scale=hp.min_crop_scale, **geometry)),
-            "val": CubDataset(val, box_transforms(hp.image_size, False, **geometry)),
-            "test": CubDataset(test, box_transforms(hp.image_size, False, **geometry)),
-        }
+        self.splits = boxed_splits(
+            train, val, test, hp.image_size, hp.train_transform, hp.eval_transform, hp.min_crop_scale
+        )
         self.summary = {
             "dataset": "cub",
             "balance": hp.balance,

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from infocam.data.base import SplitDataModule
-from infocam.data.boxed_images import BoxedImageDataset, box_transforms, check_transform_names, checked_items, split_val_test
+from infocam.data.boxed_images import BoxedImageDataset, boxed_splits, check_transform_names, checked_items, split_val_test
 from infocam.data.formats.tiny_imagenet import TINY_DIR, read_tiny_imagenet
 from infocam.data.summary import record_data_summary
 from infocam.errors import ConfigError, DataError
@@ -68,12 +68,9 @@ class TinyImageNetDataModule(SplitDataModule):
             train = checked_items(train, "the *_boxes.txt files", boxes_file="train/*/*_boxes.txt")
             official_val = checked_items(official_val, "val/val_annotations.txt", boxes_file="val/val_annotations.txt")
         val, test = split_val_test(official_val, hp.val_fraction, hp.seed)
-        geometry = {"train_transform": hp.train_transform, "eval_transform": hp.eval_transform}
-        self.splits = {
-            "train": BoxedImageDataset(train, box_transforms(hp.image_size, True, min_crop_scale=hp.min_crop_scale, **geometry)),
-            "val": BoxedImageDataset(val, box_transforms(hp.image_size, False, **geometry)),
-            "test": BoxedImageDataset(test, box_transforms(hp.image_size, False, **geometry)),
-        }
+        self.splits = boxed_splits(
+            train, val, test, hp.image_size, hp.train_transform, hp.eval_transform, hp.min_crop_scale
+        )
         self.summary = {"dataset": "tiny_imagenet", "sizes": {k: len(v) for k, v in self.splits.items()}}
         record_data_summary(hp.summary_path, self.summary)
 
