@@ -194,10 +194,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    recorded = checkpoint_task_class(ckpt_path)
+    checkpoint = load_checkpoint(ckpt_path, mmap=True)  # read once (no code runs) for the records below
+    recorded = checkpoint_task_class(checkpoint, ckpt_path)
     task_class = recorded or hydra_target(cfg.task)
     task = task_class.load_from_checkpoint(
-        ckpt_path, map_location="cpu", weights_only=True, **skip_pretrained_weights(ckpt_path)
+        ckpt_path, map_location="cpu", weights_only=True, **skip_pretrained_weights(checkpoint)
     )
     if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
         with open_dict(cfg):
@@ -208,7 +209,7 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
                 if group in hparams:
                     cfg[group] = hparams[group]
     task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
-    inherit_data_identity(cfg, ckpt_path)
+    inherit_data_identity(cfg, checkpoint)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     check_checkpoint_fits_data(task, datamodule, ckpt_path, cfg.data)
     loggers = build_loggers(cfg.get("logger"))
@@ -261,7 +262,7 @@ def command_line_keys() -> set[str] | None:
     return {override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
 
 
-def inherit_data_identity(cfg: DictConfig, ckpt_path: Path) -> dict[str, Any]:
+def inherit_data_identity(cfg: DictConfig, checkpoint: dict[str, Any]) -> dict[str, Any]:
     """Fill ``cfg.data``'s :data:`DATA_IDENTITY` keys the command line left alone with the
     training DataModule's values recorded in the checkpoint, so ``infocam-eval ckpt_path=...
     data=cub data.root=DIR`` scores the training resolution on the same test half (a different
@@ -269,7 +270,7 @@ def inherit_data_identity(cfg: DictConfig, ckpt_path: Path) -> dict[str, Any]:
     given = command_line_keys()
     if given is None:
         return {}
-    recorded = load_checkpoint(ckpt_path, mmap=True).get("datamodule_hyper_parameters") or {}
+    recorded = checkpoint.get("datamodule_hyper_parameters") or {}
     inherited = {}
     with open_dict(cfg):
         for key in DATA_IDENTITY:
@@ -281,17 +282,17 @@ def inherit_data_identity(cfg: DictConfig, ckpt_path: Path) -> dict[str, Any]:
     return inherited
 
 
-def checkpoint_task_class(ckpt_path: Path) -> type | None:
+def checkpoint_task_class(checkpoint: dict[str, Any], ckpt_path: Path) -> type | None:
     """The task class a checkpoint recorded (``infocam_task``), if it recorded one.
 
-    The file is read with ``weights_only=True`` (no code runs), and only a subclass of the
+    ``checkpoint`` was read with ``weights_only=True`` (no code ran), and only a subclass of the
     project's task base is accepted, so a crafted ``infocam_task`` cannot name any other class.
     """
     from hydra.utils import get_class
 
     from infocam.tasks.base import RegistryTask
 
-    name = load_checkpoint(ckpt_path, mmap=True).get("infocam_task")
+    name = checkpoint.get("infocam_task")
     if not name:
         return None
     try:
@@ -303,11 +304,11 @@ def checkpoint_task_class(ckpt_path: Path) -> type | None:
     return task_class
 
 
-def skip_pretrained_weights(ckpt_path: Path) -> dict[str, Any]:
+def skip_pretrained_weights(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """``load_from_checkpoint`` overrides that build the model without its ``model.weights``
     file: the checkpoint's state dict replaces those tensors anyway, and the ImageNet file
     (hundreds of MB, perhaps on another machine) need not be read or even exist at eval time."""
-    hparams = load_checkpoint(ckpt_path, mmap=True).get("hyper_parameters") or {}
+    hparams = checkpoint.get("hyper_parameters") or {}
     model = hparams.get("model")
     if isinstance(model, dict) and model.get("weights"):
         return {"model": {**model, "weights": None}}
