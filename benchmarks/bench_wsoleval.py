@@ -1,6 +1,6 @@
 """wsolevaluation's protocol: their per-image OpenCV loop vs our batched component-tree path.
 
-    python benchmarks/bench_wsoleval.py [--maps 1000] [--timed-maps 40] [--size 224]
+    python benchmarks/bench_wsoleval.py [--maps 1000] [--timed-maps 100] [--size 224]
 
 Both sides get the same CAM-like score maps (14x14 random maps with one or two blobs, float64
 bicubic resize to 224x224 and min-max normalisation, as their inference does) with one to
@@ -107,7 +107,7 @@ def batched(maps, gt, counts, interval, threads) -> WsolBoxAccuracy:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--maps", type=int, default=1000)
-    parser.add_argument("--timed-maps", type=int, default=40, help="maps timed through the OpenCV loop")
+    parser.add_argument("--timed-maps", type=int, default=100, help="maps timed through the OpenCV loop")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -124,7 +124,7 @@ def main() -> None:
     for interval in (0.01, 0.001):
         thresholds = cam_thresholds(interval)
         few = slice(0, args.timed_maps)
-        loop_s, loop_hits = timed(lambda: opencv_loop(maps[few], gt[few], counts[few], thresholds), 1)
+        loop_s, loop_hits = timed(lambda: opencv_loop(maps[few], gt[few], counts[few], thresholds), args.repeats)
         loop_ms = loop_s / args.timed_maps * 1e3
         times = {}
         metric = None

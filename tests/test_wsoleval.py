@@ -215,7 +215,7 @@ def test_island_inside_a_hole_is_a_candidate_box():
     scoremap[4, 4] = 1.0
     gt = np.array([[[4, 4, 5, 5]]])
     thresholds = np.array([0.1, 0.3, 0.7])
-    v1, v2, box = level_ious(quantize(scoremap)[None], thresholds, gt, np.ones(1))
+    v1, v2, box = level_ious(quantize(scoremap)[None], thresholds, gt, np.ones(1), boxes=True)
     assert v2[0, 1] == 1.0 and v1[0, 1] < 1.0  # V2 sees the island, V1 keeps the ring
     assert box[0, 1].tolist() == [1, 1, 8, 8]
     quantized = quantize(scoremap)
@@ -223,3 +223,21 @@ def test_island_inside_a_hole_is_a_candidate_box():
         level = int(tau * quantized.max())
         assert v2[0, t] == multiple_iou(boxes_at(quantized, level, True), gt[0]).max()
         assert v1[0, t] == multiple_iou(boxes_at(quantized, level, False), gt[0]).max()
+
+
+def test_kernel_quantises_as_numpy_shares_maps_over_threads_and_refuses_bad_maps(oracle_cases):
+    """Quantisation runs inside the compiled kernel: the same levels as numpy's ``uint8(map *
+    255)`` in the map's precision, the same results on one or two threads, and a map with a
+    NaN or a value outside [0, 1] is named, not scored."""
+    maps, gts, counts, _ = oracle_cases
+    thresholds = cam_thresholds(0.01)
+    for dtype in (np.float64, np.float32):
+        part = maps[:60].astype(dtype)
+        fused = level_ious(part, thresholds, gts[:60], counts[:60], threads=2, boxes=True)
+        given = level_ious(quantize(part), thresholds, gts[:60], counts[:60], threads=1, boxes=True)
+        assert all(np.array_equal(a, b) for a, b in zip(fused, given))
+    for value, needle in ((np.nan, "NaN"), (1.5, r"outside \[0, 1\]"), (-0.1, r"outside \[0, 1\]")):
+        bad = maps[:4].copy()
+        bad[2, 3, 3] = value
+        with pytest.raises(DataError, match=f"score map 2 .*{needle}"):
+            WsolBoxAccuracy(0.01).update(bad, gts[:4], counts[:4])

@@ -9,18 +9,12 @@ A joining pixel reads its eight neighbours' "joined" flags as one 8-bit mask; lo
 give one neighbour per group of mutually adjacent ones (one ``find`` each) and the change of
 the contour area or Euler number, so the inner loop has few data-dependent branches:
 
-* **fg** (q decreasing, 8-connected): the connected components of ``q > k``; OpenCV's outer
-  contour of a component has the component's bounding box. Needed only for *islands*
-  (components inside holes): every other component is top-level and has the box of its
-  filled component (below). A map has islands at level k when its 8-connected components
-  (Euler number, counted from 2x2 patterns during the bg pass, plus its holes) outnumber
-  its filled components, so this pass runs only for such maps.
 * **bg** (q increasing, 4-connected, the zero frame around the image as one open region):
   the holes of ``q > k`` are the 4-connected parts of ``q <= k`` that do not reach the
   frame; a hole contour is traced through the foreground pixels bordering the hole, so its
   box is the hole's box grown by one pixel. The same pass gives every pixel's *fill level*
   ``theta`` (the level at which it reaches the frame through background) as the order in
-  which pixels reach the frame, i.e. the fill pass's order, and the Euler numbers.
+  which pixels reach it, i.e. the fill pass's order, and the Euler numbers.
 * **fill** (theta decreasing, 8-connected): the components of ``theta > k`` are the
   top-level components with their holes filled. ``cv2.contourArea`` of an outer contour is
   ``#(2x2 cells with 4 filled corners) + #(cells with 3) / 2`` (zero-padded), counted
@@ -28,6 +22,21 @@ the contour area or Euler number, so the inner loop has few data-dependent branc
   contour and comes after it, so the largest contour (V1, first on ties) is the largest
   filled top-level component, ties going to the one whose first raster pixel is *last*
   (OpenCV lists sibling contours in reverse order of discovery).
+* **fg** (q decreasing, 8-connected; the fill pass's code on the value order): the
+  components of ``q > k``; OpenCV's outer contour of a component has the component's
+  bounding box. Needed only for *islands* (components inside holes): every other component
+  is top-level and has the box of its filled component. A map has islands at level k when
+  its 8-connected components (Euler number, counted from 2x2 patterns during the bg pass,
+  plus its holes) outnumber its filled components, so this pass runs only for such maps.
+
+Memory layout, for speed (pixels are visited in value order, i.e. all over the map): per
+pixel only a 4-byte union-find ``parent`` (a root holds ``-(component id + 1)``) and a
+one-byte "joined" flag, small enough for the core's L2 cache at 224x224; boxes, areas and
+the open/closed state live in one compact record per *component* (created only when a
+pixel joins no neighbour; a joining pixel extends its root's record), so merges and the
+per-level scans touch a few hundred records, not the whole map. Quantisation (with the
+[0, 1] check) and the gather of each threshold's level run in the same compiled call, so
+maps are shared out over threads with no serial numpy step.
 
 These facts were checked against OpenCV 5.0 on thousands of random masks (tests/test_wsoleval.py).
 Boxes follow wsolevaluation: ``(x, y, x + w, y + h)`` of the contour's bounding rectangle
@@ -40,13 +49,11 @@ import numpy as np
 
 from infocam.localization._run_components import _compiled
 
-
-# One 16-byte record per pixel of the zero-padded map (index (r + 1) * (W + 2) + c + 1): the
-# parent, the box corners packed as (row << 16) | col, and one pass-specific field. Pixels are
-# visited in value order, i.e. all over the map, so a node's fields share one cache line
-# (separate arrays per field measured 1.6x slower) and small records keep the map in cache.
-PARENT, LO, HI, AUX = range(4)
-OPEN = -1  # AUX of a background root whose region reaches the frame
+# fields of a component record (int32 [components, 8])
+R0, C0, R1, C1, AUX, FIRST = range(6)
+DEAD = -1  # R0 of a component merged into another
+OPEN = -1  # AUX of a background component whose region reaches the frame
+CLOSED = 0
 LOW16 = 0xFFFF
 
 
@@ -145,6 +152,13 @@ EULER_REMOVE = _euler_removal_table()
 CROSS_COUNT, CROSS_REPS = _cross_tables()
 
 
+
+
+RING_COUNT, RING_REPS, RING_GAIN = _ring_tables()
+EULER_REMOVE = _euler_removal_table()
+CROSS_COUNT, CROSS_REPS = _cross_tables()
+
+
 @_compiled
 def _ring_mask(added, p, stride) -> int:
     """8-bit mask of the joined 8-neighbours of padded pixel ``p`` (see :func:`_ring_tables`)."""
@@ -154,11 +168,65 @@ def _ring_mask(added, p, stride) -> int:
 
 
 @_compiled
-def _find(node: np.ndarray, p: int) -> int:
-    while node[p, PARENT] != p:
-        node[p, PARENT] = node[node[p, PARENT], PARENT]  # path halving
-        p = node[p, PARENT]
-    return p
+def _find(parent, p) -> int:
+    """Root pixel of ``p``'s component (a root's ``parent`` is negative), with path halving."""
+    while True:
+        q = parent[p]
+        if q < 0:
+            return p
+        g = parent[q]
+        if g < 0:
+            return q
+        parent[p] = g
+        p = g
+
+
+@_compiled
+def _id(parent, root) -> int:
+    """Component id of a root pixel."""
+    return -np.int64(parent[root]) - 1
+
+
+@_compiled
+def _new_component(parent, comp, cid, p, r, c, aux) -> None:
+    parent[p] = -(cid + 1)
+    comp[cid, R0] = r
+    comp[cid, C0] = c
+    comp[cid, R1] = r
+    comp[cid, C1] = c
+    comp[cid, AUX] = aux
+    comp[cid, FIRST] = p
+
+
+@_compiled
+def _attach(parent, comp, root, p, r, c) -> int:
+    """Pixel ``p`` joins root ``root``'s component: its record's box and first pixel grow."""
+    parent[p] = root
+    cid = _id(parent, root)
+    comp[cid, R0] = min(comp[cid, R0], r)
+    comp[cid, C0] = min(comp[cid, C0], c)
+    comp[cid, R1] = max(comp[cid, R1], r)
+    comp[cid, C1] = max(comp[cid, C1], c)
+    comp[cid, FIRST] = min(comp[cid, FIRST], p)
+    return cid
+
+
+@_compiled
+def _union(parent, comp, a, b) -> int:
+    """Join the components of roots ``a`` and ``b``; the older one (smaller id) survives with
+    the joint box and first pixel, the other is marked ``DEAD``. Returns the surviving root."""
+    ia, ib = _id(parent, a), _id(parent, b)
+    if ib < ia:
+        a, b = b, a
+        ia, ib = ib, ia
+    parent[b] = a
+    comp[ia, R0] = min(comp[ia, R0], comp[ib, R0])
+    comp[ia, C0] = min(comp[ia, C0], comp[ib, C0])
+    comp[ia, R1] = max(comp[ia, R1], comp[ib, R1])
+    comp[ia, C1] = max(comp[ia, C1], comp[ib, C1])
+    comp[ia, FIRST] = min(comp[ia, FIRST], comp[ib, FIRST])
+    comp[ib, R0] = DEAD
+    return a
 
 
 @_compiled
@@ -177,6 +245,14 @@ def _iou(x0, y0, x1, y1, gt) -> float:
         if value > best:
             best = value
     return best
+
+
+@_compiled
+def _box(comp, cid, grow, height, width):
+    """wsolevaluation's box of component ``cid``: bounding rectangle grown by ``grow`` pixels
+    (1 for a hole's contour), ``(x, y, x + w, y + h)`` with ``x1 <= W - 1`` and ``y1 <= H - 1``."""
+    return (comp[cid, C0] - grow, comp[cid, R0] - grow,
+            min(comp[cid, C1] + 1 + grow, width - 1), min(comp[cid, R1] + 1 + grow, height - 1))
 
 
 @_compiled
@@ -221,96 +297,43 @@ def _corner_of(p, stride, inverse) -> int:
     return ((r - 1) << 16) | (p - r * stride - 1)
 
 
-@_compiled
-def _add(node, p, rc) -> None:
-    node[p, PARENT] = p
-    node[p, LO] = rc
-    node[p, HI] = rc
-
 
 @_compiled
-def _merge(node, a, b) -> int:
-    """Union of roots ``a`` and ``b`` under the smaller index (the earlier pixel in raster
-    order, so a root is its component's first pixel); the new root takes the joint box."""
-    if b < a:
-        a, b = b, a
-    node[b, PARENT] = a
-    la, lb = node[a, LO], node[b, LO]
-    ha, hb = node[a, HI], node[b, HI]
-    node[a, LO] = (min(la >> 16, lb >> 16) << 16) | min(la & LOW16, lb & LOW16)
-    node[a, HI] = (max(ha >> 16, hb >> 16) << 16) | max(ha & LOW16, hb & LOW16)
-    return a
+def _emit_circle(link, first, fill_order, n_fill, stride, inverse) -> int:
+    """Append the corners of the closed region whose circular list passes through pixel
+    ``first`` to the fill order (the region has just reached the frame); returns the new length."""
+    m = first
+    while True:
+        fill_order[n_fill] = _corner_of(m, stride, inverse)
+        n_fill += 1
+        m = link[m]
+        if m == first:
+            return n_fill
 
 
 @_compiled
-def _box(node, x, grow, height, width):
-    """wsolevaluation's box of root ``x``: bounding rectangle grown by ``grow`` pixels (1 for a
-    hole's contour), ``(x, y, x + w, y + h)`` with ``x1 <= W - 1`` and ``y1 <= H - 1``."""
-    lo, hi = node[x, LO], node[x, HI]
-    return ((lo & LOW16) - grow, (lo >> 16) - grow,
-            min((hi & LOW16) + 1 + grow, width - 1), min((hi >> 16) + 1 + grow, height - 1))
-
-
-@_compiled
-def _foreground_pass(height, width, corner, starts, want, gt, best, node, alive, added):
-    """``best[k]`` = best IoU of any outer-contour box of ``q > k`` (for wanted k; -1 if none)."""
-    stride = width + 2
-    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
-    n_alive = 0
-    for v in range(255, 0, -1):
-        for i in range(starts[v], starts[v + 1]):
-            rc = corner[i]
-            p = _padded(rc, stride)
-            _add(node, p, rc)
-            mask = _ring_mask(added, p, stride)
-            added[p] = 1
-            root = p
-            for j in range(RING_COUNT[mask]):
-                other = _find(node, p + ring[RING_REPS[mask, j]])
-                if other != root:
-                    root = _merge(node, root, other)
-            if root == p:  # a root is one from its own step on (the smaller index wins): listed once
-                alive[n_alive] = p
-                n_alive += 1
-        k = v - 1
-        if want[k]:
-            kept = 0
-            top = -1.0
-            for j in range(n_alive):
-                x = alive[j]
-                if node[x, PARENT] != x:
-                    continue
-                alive[kept] = x
-                kept += 1
-                x0, y0, x1, y1 = _box(node, x, 0, height, width)
-                value = _iou(x0, y0, x1, y1, gt)
-                if value > top:
-                    top = value
-            n_alive = kept
-            best[k] = top
-
-
-@_compiled
-def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, node, alive, added, euler4):
+def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, parent, comp, link, alive, added, euler4):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]``, the smallest k at which pixel p reaches the frame through ``q <= k``, is
     given by the order in which pixels reach it: each gets it once, at level ``theta``, so
-    ``fill_order[fill_starts[t]:fill_starts[t + 1]]`` (padded indices) are the pixels with
+    ``fill_order[fill_starts[t]:fill_starts[t + 1]]`` (corners) are the pixels with
     ``theta == t``, already sorted for the fill pass (which does not depend on the order
     within a level).
 
-    A closed (hole) region's pixels form a circular list through ``AUX`` (two holes that join
-    swap their roots' links, which splices the circles in O(1)), so that they get their
-    ``theta`` the moment the hole opens; a root whose region reaches the frame has ``AUX ==
-    OPEN``, in the record that ``_find`` has just read.
+    A closed (hole) region's pixels form a circular list through ``link`` (two holes that
+    join swap their roots' links, which splices the circles in O(1)), so that they get their
+    ``theta`` the moment the hole opens; a component whose region reaches the frame has
+    ``AUX == OPEN``.
 
     ``euler4[k]`` = 4 x the Euler number (8-connected components minus holes) of ``q > k``:
     each pixel leaving the foreground changes it by ``EULER_REMOVE`` of its foreground
     neighbours (the complement of its joined ones, inside the image).
     """
     stride = width + 2
+    inverse = 1.0 / stride
     ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
+    n_comp = 0
     euler = 4  # the whole image: one component, no hole
     n_fill = 0
     fill_starts[0] = 0
@@ -318,15 +341,12 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
         for i in range(starts[v], starts[v + 1]):
             rc = corner[i]
             p = _padded(rc, stride)
-            _add(node, p, rc)
             mask = _ring_mask(added, p, stride)
             added[p] = 1
             r = rc >> 16
             c = rc & LOW16
-            if r == 0 or c == 0 or r == height - 1 or c == width - 1:
-                node[p, AUX] = OPEN
-                fill_order[n_fill] = p
-                n_fill += 1
+            border = r == 0 or c == 0 or r == height - 1 or c == width - 1
+            if border:
                 inside = 0xFF
                 if r == 0:
                     inside &= ~0b10000011  # NW, N, NE
@@ -339,35 +359,47 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
                 euler += EULER_REMOVE[~mask & inside]
             else:
                 euler += EULER_REMOVE[~mask & 0xFF]
-                node[p, AUX] = p
-            root = p
-            for j in range(CROSS_COUNT[mask]):
-                other = _find(node, p + ring[CROSS_REPS[mask, j]])
+            groups = CROSS_COUNT[mask]
+            if groups == 0:  # a new region: open on the image border, else a new hole
+                if border:
+                    _new_component(parent, comp, n_comp, p, r, c, OPEN)
+                    fill_order[n_fill] = rc
+                    n_fill += 1
+                else:
+                    _new_component(parent, comp, n_comp, p, r, c, CLOSED)
+                    link[p] = p
+                    alive[n_alive] = n_comp
+                    n_alive += 1
+                n_comp += 1
+                continue
+            root = _find(parent, p + ring[CROSS_REPS[mask, 0]])
+            for j in range(1, groups):
+                other = _find(parent, p + ring[CROSS_REPS[mask, j]])
                 if other == root:
                     continue
-                open_a = node[root, AUX] == OPEN
-                open_b = node[other, AUX] == OPEN
+                open_a = comp[_id(parent, root), AUX] == OPEN
+                open_b = comp[_id(parent, other), AUX] == OPEN
                 if open_a != open_b:  # a hole reaches the frame: its pixels fill at level v
-                    first = other if open_a else root
-                    m = first
-                    while True:
-                        fill_order[n_fill] = m
-                        n_fill += 1
-                        m = node[m, AUX]
-                        if m == first:
-                            break
-                    root = _merge(node, root, other)
-                    node[root, AUX] = OPEN
+                    n_fill = _emit_circle(link, other if open_a else root, fill_order, n_fill, stride, inverse)
+                    root = _union(parent, comp, root, other)
+                    comp[_id(parent, root), AUX] = OPEN
                 elif open_a:
-                    root = _merge(node, root, other)
+                    root = _union(parent, comp, root, other)
                 else:  # two holes join: swapping the roots' links splices the circles
-                    link = node[root, AUX]
-                    node[root, AUX] = node[other, AUX]
-                    node[other, AUX] = link
-                    root = _merge(node, root, other)
-            if root == p and node[p, AUX] != OPEN:  # a new hole root (roots arise only at their own step)
-                alive[n_alive] = p
-                n_alive += 1
+                    link[root], link[other] = link[other], link[root]
+                    root = _union(parent, comp, root, other)
+            cid = _attach(parent, comp, root, p, r, c)
+            if comp[cid, AUX] == OPEN:
+                fill_order[n_fill] = rc
+                n_fill += 1
+            elif border:  # the hole reaches the frame through this pixel
+                n_fill = _emit_circle(link, root, fill_order, n_fill, stride, inverse)
+                fill_order[n_fill] = rc
+                n_fill += 1
+                comp[cid, AUX] = OPEN
+            else:
+                link[p] = link[root]
+                link[root] = p
         euler4[v] = euler
         fill_starts[v + 1] = n_fill
         if v < 255 and want[v]:
@@ -375,11 +407,11 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if node[x, PARENT] != x or node[x, AUX] == OPEN:
+                if comp[x, R0] == DEAD or comp[x, AUX] == OPEN:
                     continue
                 alive[kept] = x
                 kept += 1
-                x0, y0, x1, y1 = _box(node, x, 1, height, width)
+                x0, y0, x1, y1 = _box(comp, x, 1, height, width)
                 value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
@@ -389,37 +421,45 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
 
 
 @_compiled
-def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best, count, node, alive, added):
-    """V1: per wanted k, the box and IoU of the largest top-level outer contour of ``q > k``.
+def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added):
+    """8-connected components of the pixels in ``order`` (corners, level by level from 255
+    down): per wanted k, ``best[k]`` (best IoU of any component's box, -1 if none),
+    ``count[k]`` and the box and IoU of the largest component by twice its
+    ``cv2.contourArea`` (``AUX``: ``2 * #(cells with 4 corners in) + #(cells with 3)``, kept
+    per component as pixels join); ties go to the component whose first raster pixel is
+    later, OpenCV's order.
 
-    Components of ``theta > k`` are the top-level components with their holes filled; twice
-    their ``cv2.contourArea`` (``AUX``) is ``2 * #(cells with 4 filled corners) + #(cells
-    with 3)``, kept per root as pixels join. A root is its component's first pixel; ties go
-    to the later one, OpenCV's order.
+    On the fill order (theta) these are the filled top-level components (V1 and, without
+    islands, V2's outer contours); on the value order, every component of ``q > k``.
     """
     stride = width + 2
-    inverse = 1.0 / stride
     ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
+    n_comp = 0
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
-            p = np.int64(order[i])
-            _add(node, p, _corner_of(p, stride, inverse))
-            node[p, AUX] = 0
+            rc = order[i]
+            p = _padded(rc, stride)
+            r = rc >> 16
+            c = rc & LOW16
             mask = _ring_mask(added, p, stride)
             added[p] = 1
-            gain = RING_GAIN[mask]
-            root = p
-            for j in range(RING_COUNT[mask]):
-                other = _find(node, p + ring[RING_REPS[mask, j]])
-                if other != root:
-                    total = node[root, AUX] + node[other, AUX]
-                    root = _merge(node, root, other)
-                    node[root, AUX] = total
-            node[root, AUX] += gain
-            if root == p:  # roots arise only at their own step (the smaller index wins)
-                alive[n_alive] = p
+            groups = RING_COUNT[mask]
+            if groups == 0:
+                _new_component(parent, comp, n_comp, p, r, c, 0)
+                alive[n_alive] = n_comp
                 n_alive += 1
+                n_comp += 1
+                continue
+            root = _find(parent, p + ring[RING_REPS[mask, 0]])
+            for j in range(1, groups):
+                other = _find(parent, p + ring[RING_REPS[mask, j]])
+                if other != root:
+                    total = comp[_id(parent, root), AUX] + comp[_id(parent, other), AUX]
+                    root = _union(parent, comp, root, other)
+                    comp[_id(parent, root), AUX] = total
+            cid = _attach(parent, comp, root, p, r, c)
+            comp[cid, AUX] += RING_GAIN[mask]
         k = v - 1
         if want[k]:
             kept = 0
@@ -427,21 +467,21 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if node[x, PARENT] != x:
+                if comp[x, R0] == DEAD:
                     continue
                 alive[kept] = x
                 kept += 1
-                x0, y0, x1, y1 = _box(node, x, 0, height, width)
+                x0, y0, x1, y1 = _box(comp, x, 0, height, width)
                 value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
-                if win < 0 or node[x, AUX] > node[win, AUX] or (node[x, AUX] == node[win, AUX] and x > win):
+                if win < 0 or comp[x, AUX] > comp[win, AUX] or (comp[x, AUX] == comp[win, AUX] and comp[x, FIRST] > comp[win, FIRST]):
                     win = x
             n_alive = kept
-            fill_best[k] = top
+            best[k] = top
             count[k] = kept
             if win >= 0:
-                x0, y0, x1, y1 = _box(node, win, 0, height, width)
+                x0, y0, x1, y1 = _box(comp, win, 0, height, width)
                 v1_box[k, 0] = x0
                 v1_box[k, 1] = y0
                 v1_box[k, 2] = x1
@@ -450,52 +490,88 @@ def _fill_pass(height, width, order, starts, want, gt, v1_iou, v1_box, fill_best
 
 
 @_compiled
-def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, first_map, stop_map) -> None:
-    """For the maps ``first_map <= b < stop_map`` and every level k with ``wanted[b, k]``:
-    ``v1_iou[b, k]``/``v1_box[b, k]`` (largest contour of ``quantized[b] > k``) and
-    ``v2_iou[b, k]`` (best over every contour, holes included). A level without foreground
-    scores the box (0, 0, 0, 0), as wsolevaluation does.
+def _quantize(source, scale, levels_given, values) -> int:
+    """``values = uint8(source * scale)`` (truncating, in the source's precision) and its
+    maximum; -1 when a value is NaN or outside [0, 1]. ``levels_given``: ``source`` already
+    holds uint8 levels, copied."""
+    top = 0
+    ok = True
+    for i in range(values.shape[0]):
+        x = source[i]
+        if levels_given:
+            q = np.uint8(x)
+        else:
+            ok = ok and x >= 0 and x <= 1
+            q = np.uint8(x * scale)
+        values[i] = q
+        top = max(top, np.int64(q))
+    return top if ok else -1
 
-    Without islands (components inside holes) every component is top-level and has the box of
-    its filled component, so the foreground pass runs only for maps where the Euler number
-    says a wanted level has more components than filled ones (a peak inside a ring).
 
-    ``quantized``: uint8 ``[B, H, W]``; ``wanted``: bool ``[B, 256]``; ``gt_boxes``: int64
-    ``[B, K, 4]`` (inclusive x0, y0, x1, y1) with ``gt_counts[b]`` valid rows; outputs
-    float64 ``[B, 256]`` and int64 ``[B, 256, 4]``.
+@_compiled
+def level_ious(maps, scale, levels_given, thresholds, gt_boxes, gt_counts, v1_out, v2_out, box_out, bad, first_map, stop_map) -> None:
+    """For the maps ``first_map <= b < stop_map`` and every threshold t: ``v1_out[b, t]``
+    (IoU of the largest contour of ``q > int(thresholds[t] * max(q))``), ``v2_out[b, t]``
+    (best over every contour, holes included) and, when ``box_out`` has rows, the V1 box
+    ``box_out[b, t]``. ``q = uint8(maps[b] * scale)`` in the maps' precision (or
+    ``maps[b]`` itself when ``levels_given``); a map with NaN or values outside [0, 1] gets
+    ``bad[b] = 1`` and no scores. A level without foreground scores the box (0, 0, 0, 0),
+    as wsolevaluation does.
+
+    Without islands (components inside holes) every component is top-level and has the box
+    of its filled component, so the fg pass runs only for maps where the Euler number says a
+    wanted level has more components than filled ones (a peak inside a ring).
+
+    ``maps``: C-contiguous ``[B, H, W]`` float32/float64 (or uint8 levels); ``gt_boxes``:
+    int64 ``[B, K, 4]`` (inclusive x0, y0, x1, y1) with ``gt_counts[b]`` valid rows; outputs
+    float64 ``[B, T]``, int64 ``[B, T, 4]`` (or ``[0, T, 4]``) and int8 ``[B]``.
     """
-    batch, height, width = quantized.shape
+    batch, height, width = maps.shape
     n = height * width
     padded = (height + 2) * (width + 2)
+    n_thresholds = thresholds.shape[0]
+    values = np.empty(n, dtype=np.uint8)
     value_corner = np.empty(n, dtype=np.int32)
     fill_order = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
     fill_starts = np.empty(257, dtype=np.int64)
-    node = np.empty((padded, 4), dtype=np.int32)
+    parent = np.empty(padded, dtype=np.int32)
+    link = np.empty(padded, dtype=np.int32)
+    comp = np.empty((n, 8), dtype=np.int32)
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
+    levels = np.empty(n_thresholds, dtype=np.int64)
+    want = np.zeros(256, dtype=np.bool_)
+    v1_iou = np.zeros(256, dtype=np.float64)
+    v2_iou = np.zeros(256, dtype=np.float64)
+    v1_box = np.zeros((256, 4), dtype=np.int64)
+    scratch_iou = np.zeros(256, dtype=np.float64)
+    scratch_box = np.zeros((256, 4), dtype=np.int64)
     fg_best = np.empty(256, dtype=np.float64)
     hole_best = np.empty(256, dtype=np.float64)
     fill_best = np.empty(256, dtype=np.float64)
     hole_count = np.zeros(256, dtype=np.int64)
     fill_count = np.zeros(256, dtype=np.int64)
+    fg_count = np.zeros(256, dtype=np.int64)
     euler4 = np.zeros(256, dtype=np.int64)
-    stride = width + 2
     for b in range(first_map, stop_map):
+        top = _quantize(maps[b].reshape(n), scale, levels_given, values)
+        if top < 0:
+            bad[b] = 1
+            continue
         gt = gt_boxes[b, : gt_counts[b]]
-        values = quantized[b].reshape(n)
-        top = 0
-        for i in range(n):
-            top = max(top, values[i])
-        want = wanted[b]
+        want[:] = False
+        for t in range(n_thresholds):
+            levels[t] = np.int64(thresholds[t] * np.float64(top))  # their int(tau * max), truncating
+            want[levels[t]] = True
         fg_best[:] = -1.0
         hole_best[:] = -1.0
         fill_best[:] = -1.0
         _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, node, alive, added, euler4)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4)
         added[:] = 0
-        _fill_pass(height, width, fill_order, fill_starts, want, gt, v1_iou[b], v1_box[b], fill_best, fill_count, node, alive, added)
+        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
@@ -506,19 +582,23 @@ def level_ious(quantized, wanted, gt_boxes, gt_counts, v1_iou, v2_iou, v1_box, f
                     islands = True
         if islands:
             added[:] = 0
-            _foreground_pass(height, width, value_corner, value_starts, want, gt, fg_best, node, alive, added)
+            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
                 continue
             if k >= top:  # no foreground: wsolevaluation's box [0, 0, 0, 0]
-                v1_iou[b, k] = empty
-                v2_iou[b, k] = empty
-                v1_box[b, k, 0] = 0
-                v1_box[b, k, 1] = 0
-                v1_box[b, k, 2] = 0
-                v1_box[b, k, 3] = 0
+                v1_iou[k] = empty
+                v2_iou[k] = empty
+                v1_box[k, :] = 0
             elif not islands:  # every component is top-level: its box is its filled component's
-                v2_iou[b, k] = max(fill_best[k], hole_best[k])
+                v2_iou[k] = max(fill_best[k], hole_best[k])
             else:
-                v2_iou[b, k] = max(fg_best[k], hole_best[k])
+                v2_iou[k] = max(fg_best[k], hole_best[k])
+        for t in range(n_thresholds):
+            v1_out[b, t] = v1_iou[levels[t]]
+            v2_out[b, t] = v2_iou[levels[t]]
+        if box_out.shape[0] > 0:
+            for t in range(n_thresholds):
+                for j in range(4):
+                    box_out[b, t, j] = v1_box[levels[t], j]

@@ -206,54 +206,62 @@ def _kernels():
 
 
 def level_ious(
-    quantized: np.ndarray,
+    maps: np.ndarray,
     thresholds: np.ndarray,
     gt_boxes: np.ndarray,
     gt_counts: np.ndarray,
     threads: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per map and threshold: V1 IoU, V2 IoU (best over every contour) and the V1 box.
+    boxes: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per map and threshold: V1 IoU, V2 IoU (best over every contour) and, with ``boxes``,
+    the V1 box.
 
-    ``quantized``: uint8 ``[B, H, W]``; ``thresholds``: float64 ``[T]``; ``gt_boxes``: int
-    ``[B, K, 4]`` inclusive boxes in map pixels, the first ``gt_counts[b]`` (>= 1) valid.
-    Returns float64 ``[B, T]``, float64 ``[B, T]`` and int64 ``[B, T, 4]``.
+    ``maps``: ``[B, H, W]`` score maps in [0, 1] (float32 or float64, quantised in their own
+    precision inside the compiled kernel, as :func:`quantize`) or uint8 levels;
+    ``thresholds``: float64 ``[T]``; ``gt_boxes``: int ``[B, K, 4]`` inclusive boxes in map
+    pixels, the first ``gt_counts[b]`` (>= 1) valid. Returns float64 ``[B, T]``, float64
+    ``[B, T]`` and int64 ``[B, T, 4]`` (or ``None``). A map with NaN or values outside
+    [0, 1] is a ``DataError``.
     """
-    quantized = np.ascontiguousarray(quantized, dtype=np.uint8)
-    if quantized.ndim != 3 or quantized.shape[1] * quantized.shape[2] == 0:
-        raise ConfigError(f"maps must be a non-empty [B, H, W] batch, got {quantized.shape}")
-    if max(quantized.shape[1:]) >= 1 << 15:  # the kernel packs a corner as (row << 16) | col
-        raise ConfigError(f"maps must be smaller than 32768 pixels per side, got {quantized.shape[1:]}")
-    batch = quantized.shape[0]
+    maps = np.asarray(maps)
+    if maps.dtype not in (np.float32, np.float64, np.uint8):
+        maps = quantize(maps)  # e.g. float16: numpy's own arithmetic
+    maps = np.ascontiguousarray(maps)
+    if maps.ndim != 3 or maps.shape[1] * maps.shape[2] == 0:
+        raise ConfigError(f"maps must be a non-empty [B, H, W] batch, got {maps.shape}")
+    if max(maps.shape[1:]) >= 1 << 15:  # the kernel packs a corner as (row << 16) | col
+        raise ConfigError(f"maps must be smaller than 32768 pixels per side, got {maps.shape[1:]}")
+    batch = maps.shape[0]
     gt_boxes = np.ascontiguousarray(gt_boxes, dtype=np.int64).reshape(batch, -1, 4)
     gt_counts = np.ascontiguousarray(gt_counts, dtype=np.int64).reshape(batch)
     if batch and (gt_counts.min() < 1 or gt_counts.max() > gt_boxes.shape[1]):
         raise DataError("every image needs at least one ground-truth box")
-    thresholds = np.asarray(thresholds, dtype=np.float64)
-    top = quantized.reshape(batch, -1).max(axis=1) if batch else np.zeros(0, dtype=np.uint8)
-    levels = threshold_levels(top, thresholds)  # [B, T]
-    wanted = np.zeros((batch, 256), dtype=np.bool_)
-    np.put_along_axis(wanted, levels, True, axis=1)
-    v1 = np.zeros((batch, 256), dtype=np.float64)
-    v2 = np.zeros((batch, 256), dtype=np.float64)
-    box = np.zeros((batch, 256, 4), dtype=np.int64)
+    thresholds = np.ascontiguousarray(thresholds, dtype=np.float64)
+    levels_given = maps.dtype == np.uint8
+    scale = maps.dtype.type(1 if levels_given else 255)
+    v1 = np.zeros((batch, len(thresholds)), dtype=np.float64)
+    v2 = np.zeros((batch, len(thresholds)), dtype=np.float64)
+    box = np.zeros((batch if boxes else 0, len(thresholds), 4), dtype=np.int64)
+    bad = np.zeros(batch, dtype=np.int8)
     kernel = _kernels().level_ious
     threads = max(1, min(int(threads or torch.get_num_threads()), batch))
-    bounds = np.linspace(0, batch, threads + 1).round().astype(np.int64)
-    chunks = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
     def run(lo: int, hi: int) -> None:
-        kernel(quantized, wanted, gt_boxes, gt_counts, v1, v2, box, lo, hi)
+        kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts, v1, v2, box, bad, lo, hi)
 
     if threads == 1:
         run(0, batch)
     else:
-        with ThreadPoolExecutor(max_workers=threads - 1) as pool:
-            pending = [pool.submit(run, lo, hi) for lo, hi in chunks[1:]]
-            run(*chunks[0])
-            for future in pending:
+        # small chunks handed out as threads free up: maps with islands cost a third pass,
+        # so equal halves would leave one thread idle
+        step = max(1, -(-batch // (8 * threads)))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(run, lo, min(lo + step, batch)) for lo in range(0, batch, step)]:
                 future.result()
-    rows = np.arange(batch)[:, None]
-    return v1[rows, levels], v2[rows, levels], box[rows, levels]
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"score map {first} of the batch has NaN or values outside [0, 1]")
+    return v1, v2, (box if boxes else None)
 
 
 def contour_boxes(scoremap: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
@@ -262,5 +270,5 @@ def contour_boxes(scoremap: np.ndarray, thresholds: Sequence[float]) -> np.ndarr
     scoremap = np.asarray(scoremap)
     check_scoremap(scoremap)
     gt = np.zeros((1, 1, 4), dtype=np.int64)
-    _, _, boxes = level_ious(quantize(scoremap)[None], np.asarray(thresholds, dtype=np.float64), gt, np.ones(1))
+    _, _, boxes = level_ious(scoremap[None], np.asarray(thresholds, dtype=np.float64), gt, np.ones(1), boxes=True)
     return boxes[0]

@@ -16,7 +16,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from infocam.errors import ConfigError, DataError
-from infocam.localization.wsoleval import cam_thresholds, level_ious, quantize
+from infocam.localization.wsoleval import cam_thresholds, level_ious
 
 #: their ``iou_threshold_list`` default, in percent
 IOU_THRESHOLDS = (30, 50, 70)
@@ -78,7 +78,7 @@ class WsolBoxAccuracy(Metric):
             raise DataError(f"score maps must be [B, H, W], got shape {maps.shape}")
         if maps.shape[0] == 0:
             return
-        v1, v2, _ = level_ious(quantize(maps), self.thresholds, _as_numpy(gt_boxes), _as_numpy(gt_counts))
+        v1, v2, _ = level_ious(maps, self.thresholds, _as_numpy(gt_boxes), _as_numpy(gt_counts))
         deltas = np.asarray(self.iou_percents, dtype=np.float64) / 100  # their `_THRESHOLD / 100`
         multi = (v2[None, :, :] >= deltas[:, None, None]).sum(axis=1)  # [D, T]
         single = (v1[None, :, :] >= deltas[:, None, None]).sum(axis=1)
