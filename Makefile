@@ -24,11 +24,15 @@ demo: $(STAMP)
 	$(BIN)/infocam-report kind=mi_table2 sweep_dir=logs/demo/mi_table2 out_dir=reports/demo
 	@cat reports/demo/mi_table2.md
 
+# test files are shared out over TEST_WORKERS processes (pytest-xdist; a file's tests stay in one
+# worker so its module fixtures are built once); TEST_WORKERS=0 runs them in this process
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	WANDB_MODE=disabled $(BIN)/python -m pytest -q
+	WANDB_MODE=disabled $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	WANDB_MODE=disabled $(BIN)/python -m pytest -q -m "not slow"
+	WANDB_MODE=disabled $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 # the full paper Table 2 grid (24 runs) -> reports/mi_table2.{csv,md,png}
 reproduce-mi: $(STAMP)

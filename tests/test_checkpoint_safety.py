@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_in_process
 from infocam.checkpoints import load_checkpoint
 from infocam.errors import ConfigError
 
@@ -39,17 +39,18 @@ def _one_line(proc, needle):
 @pytest.mark.slow
 def test_planted_payload_is_refused_by_eval_and_resume(tmp_path):
     run_dir = tmp_path / "run"
-    run_cli("train", [*SMALL, f"hydra.run.dir={run_dir}"], cwd=tmp_path, check=True)
+    run_cli_in_process("train", [*SMALL, f"hydra.run.dir={run_dir}"], cwd=tmp_path, check=True)
     marker = tmp_path / "payload_ran"
     for ckpt in (run_dir / "checkpoints").glob("*.ckpt"):
         _plant(ckpt, marker)
     best = next((run_dir / "checkpoints").glob("epoch_*.ckpt"))
 
+    # the installed console script, as a user would meet a crafted file
     evaluated = run_cli("eval", [*SMALL, f"ckpt_path={best}", f"hydra.run.dir={tmp_path / 'eval'}"], cwd=tmp_path)
     _one_line(evaluated, "not a plain checkpoint; refusing to unpickle code")
     assert str(best) in evaluated.stderr
 
-    resumed = run_cli("train", [*SMALL, "trainer.max_epochs=2", "ckpt_path=last", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    resumed = run_cli_in_process("train", [*SMALL, "trainer.max_epochs=2", "ckpt_path=last", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     _one_line(resumed, "not a plain checkpoint; refusing to unpickle code")
     assert not marker.exists(), "the payload ran"
 

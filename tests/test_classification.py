@@ -9,7 +9,7 @@ import pytest
 import timm
 import torch
 from classification_fixtures import make_cub, make_mnist
-from conftest import QUIET, run_cli
+from conftest import QUIET, run_cli_in_process
 from hydra.utils import instantiate
 
 from infocam.errors import ConfigError
@@ -122,7 +122,7 @@ def test_ddp_test_metrics_equal_the_one_process_metrics(tmp_path, make_cfg):
 
 @pytest.mark.slow
 def test_missing_mnist_is_one_line_naming_the_files(tmp_path):
-    proc = run_cli("train", ["experiment=mnist", f"data.root={tmp_path / 'none'}", *QUIET, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    proc = run_cli_in_process("train", ["experiment=mnist", f"data.root={tmp_path / 'none'}", *QUIET, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     assert proc.returncode == 1
     assert "infocam: error: MNIST not found under" in proc.stderr
     assert "train-images-idx3-ubyte[.gz]" in proc.stderr and "Traceback" not in proc.stderr

@@ -7,7 +7,7 @@ import json
 import statistics
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli_in_process
 from omegaconf import OmegaConf
 
 from infocam.errors import DataError
@@ -79,6 +79,6 @@ def test_report_without_classification_runs_is_a_data_error(tmp_path):
 
 def test_report_cli(tmp_path):
     fake_sweep(tmp_path / "sweep")
-    proc = run_cli("report", ["kind=classification", f"sweep_dir={tmp_path / 'sweep'}", f"out_dir={tmp_path / 'out'}"], tmp_path, check=True)
+    proc = run_cli_in_process("report", ["kind=classification", f"sweep_dir={tmp_path / 'sweep'}", f"out_dir={tmp_path / 'out'}"], tmp_path, check=True)
     assert "classification_mnist.md" in proc.stdout
     assert (tmp_path / "out" / "classification_mnist.csv").is_file()

@@ -1,8 +1,13 @@
-"""Bad input: one clear line on stderr, exit status 1, nothing half-written."""
+"""Bad input: one clear line on stderr, exit status 1, nothing half-written.
+
+Most cases run the entry functions in this process (``run_cli_in_process``: same Hydra
+parsing and error handling, no second interpreter to import torch); the first case also runs
+the installed console script.
+"""
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_in_process
 
 SMALL = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=1000", "logger=none",
          "callbacks=quiet", "trainer.enable_progress_bar=false", "trainer.max_epochs=1"]
@@ -28,13 +33,19 @@ def _assert_one_line_error(proc, *needles):
     ],
 )
 def test_bad_values(tmp_path, override, needles):
-    proc = run_cli("train", [*SMALL, override, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    proc = run_cli_in_process("train", [*SMALL, override, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     _assert_one_line_error(proc, *needles)
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
+def test_console_script_prints_one_line_and_exits_1(tmp_path):
+    proc = run_cli("train", [*SMALL, "loss.name=focal", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    _assert_one_line_error(proc, "unknown loss 'focal'", "pc_softmax")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
 def test_unknown_config_group_option_lists_choices(tmp_path):
-    proc = run_cli("train", [*SMALL, "loss=focal", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    proc = run_cli_in_process("train", [*SMALL, "loss=focal", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert proc.returncode == 1
     assert "Could not find 'loss/focal'" in proc.stderr and "pc_softmax" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -42,7 +53,7 @@ def test_unknown_config_group_option_lists_choices(tmp_path):
 
 def test_nan_loss_stops_with_step(tmp_path):
     # an absurd learning rate drives the MLP to inf/NaN within a few steps
-    proc = run_cli(
+    proc = run_cli_in_process(
         "train", [*SMALL, "task.optimizer.lr=1e30", "model.hidden_dims=[8]", f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
     )
@@ -53,19 +64,19 @@ def test_nan_loss_stops_with_step(tmp_path):
 def test_unwritable_output_dir(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    proc = run_cli("train", [*SMALL, f"paths.output_dir={blocker / 'run'}", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    proc = run_cli_in_process("train", [*SMALL, f"paths.output_dir={blocker / 'run'}", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     _assert_one_line_error(proc, "is not writable", str(blocker / "run"))
 
 
 def test_missing_checkpoint_for_eval(tmp_path):
-    proc = run_cli("eval", ["ckpt_path=/nonexistent/model.ckpt", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    proc = run_cli_in_process("eval", ["ckpt_path=/nonexistent/model.ckpt", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     _assert_one_line_error(proc, "/nonexistent/model.ckpt")
 
 
 def test_unwritable_hydra_run_dir(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    proc = run_cli("train", [*SMALL, f"hydra.run.dir={blocker / 'run'}"], cwd=tmp_path)
+    proc = run_cli_in_process("train", [*SMALL, f"hydra.run.dir={blocker / 'run'}"], cwd=tmp_path)
     _assert_one_line_error(proc, "hydra.run.dir", "is not writable")
     assert blocker.read_text() == "not a directory"
 
@@ -87,7 +98,7 @@ def test_dataloader_worker_errors_print_as_one_line():
 
 
 def test_multirun_with_subprocess_ddp_is_refused(tmp_path):
-    proc = run_cli("train", ["-m", *SMALL, "data.dim=1,2", "trainer=ddp_cpu", "trainer.strategy=ddp",
+    proc = run_cli_in_process("train", ["-m", *SMALL, "data.dim=1,2", "trainer=ddp_cpu", "trainer.strategy=ddp",
                              f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
     _assert_one_line_error(proc, "trainer.strategy=ddp cannot run inside a multirun")
     assert not list(tmp_path.rglob("metrics.json"))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT
+from conftest import run_cli_in_process
 from infocam.errors import DataError
 from infocam.evaluate_maps import evaluate_maps
 from infocam.localization.wsoleval import cam_thresholds, multiple_iou, resize_box
@@ -21,10 +21,8 @@ from wsol_oracle import boxes_at
 
 
 def eval_maps(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """``infocam-eval-maps ARGS`` (through its entry function, so no reinstall is needed)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "INFOCAM_ROOT": str(cwd), "WANDB_MODE": "disabled"}
-    code = "from infocam.cli import eval_maps_main; eval_maps_main()"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    """``infocam-eval-maps ARGS`` through its entry function, in this process."""
+    return run_cli_in_process("eval-maps", args, cwd)
 
 
 def write_box_layout(root: Path, count: int = 12, seed: int = 0) -> tuple[Path, Path]:

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import run_cli_in_process
 
 
 @pytest.mark.parametrize(("experiment", "search", "metric"), [
@@ -24,7 +24,7 @@ def test_search_composes_with_its_metric(make_cfg, experiment, search, metric):
 @pytest.mark.slow
 def test_wsol_optuna_sweep_maximises_val_acc_from_metrics_json(tmp_path):
     sweep = tmp_path / "optuna"
-    run_cli("train", ["experiment=wsol_synthetic", "hparams_search=wsol_optuna", "hydra.sweeper.n_trials=2",
+    run_cli_in_process("train", ["experiment=wsol_synthetic", "hparams_search=wsol_optuna", "hydra.sweeper.n_trials=2",
                       "data.num_train=64", "data.num_val=16", "data.num_test=16", "data.eval_batch_size=16",
                       "model.channels=[4,8]", "trainer.max_epochs=1", "localization.curve_thresholds=5",
                       "localization.num_overlays=0", "logger=none", f"hydra.sweep.dir={sweep}"],

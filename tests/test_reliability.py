@@ -17,7 +17,7 @@ from infocam.io import atomic_write_text, write_metrics
 from infocam.run import evaluate, train
 from infocam.rundir import lock_run_dir
 from classification_fixtures import make_cub
-from conftest import QUIET, REPO_ROOT, run_cli
+from conftest import QUIET, REPO_ROOT, run_cli, run_cli_in_process
 
 TINY = ["experiment=mi_gmm", "data.size_scale=0.01", "data.mc_samples=500", "model.hidden_dims=[8]",
         "trainer.max_epochs=1", *QUIET]
@@ -75,7 +75,7 @@ def test_default_log_dir_through_a_file_is_one_line(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("INFOCAM_LOGS", str(blocker / "logs"))
-    proc = run_cli("train", NOTHING, cwd=tmp_path)
+    proc = run_cli_in_process("train", NOTHING, cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"infocam: error: cannot create run directories under {blocker / 'logs'} ({blocker} is not a writable "
@@ -123,7 +123,7 @@ def test_a_nan_run_without_the_guard_fails_and_writes_no_metrics(make_cfg, tmp_p
 @pytest.mark.slow
 def test_a_multirun_goes_on_past_a_failed_cell_and_exits_1_with_a_summary(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli("train", ["-m", *NOTHING, "loss.name=no_such_loss,softmax", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    proc = run_cli_in_process("train", ["-m", *NOTHING, "loss.name=no_such_loss,softmax", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert proc.returncode == 1
     assert "unknown" in (sweep / "0" / "error.txt").read_text() and "no_such_loss" in (sweep / "0" / "error.txt").read_text()
     assert (sweep / "1" / "metrics.json").is_file()  # the cell after the failure ran

@@ -37,13 +37,13 @@ def test_report_on_empty_dir_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_multirun_then_report_via_cli(tmp_path):
-    from conftest import run_cli
+    from conftest import run_cli_in_process
 
     sweep_dir = tmp_path / "multi"
-    run_cli("train", ["experiment=mi_gmm", "sweep=mi_table2", "hydra.sweeper.params={data.dim:'1,2',loss:'softmax,pc_softmax'}",
+    run_cli_in_process("train", ["experiment=mi_gmm", "sweep=mi_table2", "hydra.sweeper.params={data.dim:'1,2',loss:'softmax,pc_softmax'}",
                       "data.balance=unbalanced", "data.size_scale=0.02", "data.mc_samples=2000", "trainer.max_epochs=1",
                       "logger=none", f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, check=True)
     assert len(list(sweep_dir.glob("*/metrics.json"))) == 4
-    run_cli("report", ["kind=mi_table2", f"sweep_dir={sweep_dir}", f"out_dir={tmp_path / 'reports'}"], cwd=tmp_path, check=True)
+    run_cli_in_process("report", ["kind=mi_table2", f"sweep_dir={sweep_dir}", f"out_dir={tmp_path / 'reports'}"], cwd=tmp_path, check=True)
     rows = list(csv.DictReader((tmp_path / "reports" / "mi_table2.csv").open()))
     assert {(r["dim"], r["estimator"]) for r in rows} == {("1", "softmax"), ("1", "pc_softmax"), ("2", "softmax"), ("2", "pc_softmax")}

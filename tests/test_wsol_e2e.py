@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ LOC_KEYS = ("test/gt_known_loc", "test/top1_loc", "test/top1_cls", "test/maxboxa
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("wsol")
-    run_cli(
+    run_cli_in_process(
         "train",
         ["experiment=wsol_synthetic", *DATA, "model.channels=[8,16]", "trainer.max_epochs=1", "callbacks=quiet",
          *QUIET, f"hydra.run.dir={root / 'train'}"],
@@ -46,7 +46,7 @@ def test_train_writes_localisation_metrics_and_overlays(trained):
 def test_eval_with_infocam_plus_writes_metrics_reports_overlays_and_ddp_agrees(trained):
     ckpt = trained / "train" / "checkpoints" / "last.ckpt"
     args = [f"ckpt_path={ckpt}", *DATA, "cam=infocam_plus", "cam.region_size=5", "localization.curve_thresholds=20", *QUIET]
-    run_cli("eval", [*args, f"hydra.run.dir={trained / 'evals' / 'one'}"], cwd=trained, check=True)
+    run_cli_in_process("eval", [*args, f"hydra.run.dir={trained / 'evals' / 'one'}"], cwd=trained, check=True)
     run_cli("eval", [*args, "trainer=ddp_cpu", f"hydra.run.dir={trained / 'evals' / 'ddp'}"], cwd=trained, check=True)
     one = read(trained / "evals" / "one" / "metrics.json")
     ddp = read(trained / "evals" / "ddp" / "metrics.json")
@@ -62,7 +62,7 @@ def test_eval_with_infocam_plus_writes_metrics_reports_overlays_and_ddp_agrees(t
     assert (run_dir / "reports" / "wsol_eval.csv").read_text().startswith("cam,region_size,")
     assert (run_dir / "overlays" / "wsol_overlays.png").is_file()
     # one table over several eval runs
-    run_cli("report", ["kind=wsol", f"sweep_dir={trained / 'evals'}", f"out_dir={trained / 'table'}"], cwd=trained, check=True)
+    run_cli_in_process("report", ["kind=wsol", f"sweep_dir={trained / 'evals'}", f"out_dir={trained / 'table'}"], cwd=trained, check=True)
     rows = (trained / "table" / "wsol_eval.csv").read_text().strip().splitlines()
     assert len(rows) == 3
 
@@ -84,7 +84,7 @@ def test_bad_inputs_fail_with_clear_errors(trained, make_cfg):
     flat = trained / "flat.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                 "pytorch-lightning_version": "2.6.6", "infocam_task": "infocam.tasks.wsol.WSOLModule"}, flat)
-    no_gap = run_cli("eval", [f"ckpt_path={flat}", *DATA, "cam=cam", *QUIET, f"hydra.run.dir={trained / 'bad3'}"], cwd=trained)
+    no_gap = run_cli_in_process("eval", [f"ckpt_path={flat}", *DATA, "cam=cam", *QUIET, f"hydra.run.dir={trained / 'bad3'}"], cwd=trained)
     assert no_gap.returncode == 1 and "use cam=gradcam" in no_gap.stderr
     assert len(no_gap.stderr.strip().splitlines()) == 1
     # ... and Grad-CAM evaluates it

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import timm
 from torch import nn
 
 from infocam.errors import ConfigError
@@ -43,6 +42,8 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
 
 
 def create_timm(arch: str, num_classes: int, weights: str | None = None, in_chans: int = 3, **kwargs: Any) -> nn.Module:
+    import timm  # here, not at module level: importing timm (and the wandb it pulls in) costs about 1.3 s per CLI start
+
     try:
         model = timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
     except RuntimeError as err:  # timm raises RuntimeError for unknown names
