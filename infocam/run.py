@@ -208,7 +208,7 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
             for group in ("model", "loss"):  # eval.yaml's defaults did not build anything
                 if group in hparams:
                     cfg[group] = hparams[group]
-    task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"))
+    task.configure_evaluation(cam=cfg.get("cam"), localization=cfg.get("localization"), infomask=cfg.get("infomask"))
     inherit_data_identity(cfg, checkpoint)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     check_checkpoint_fits_data(task, datamodule, ckpt_path, cfg.data)

@@ -14,6 +14,7 @@ from torch import nn
 from classification_fixtures import make_mnist
 from conftest import QUIET
 from infocam.data.composite import MNISTCompositeDataModule, make_composites
+from infocam.errors import ConfigError
 from infocam.infomask import (
     info_mask,
     keep_above_fraction_of_max,
@@ -265,7 +266,6 @@ def test_sandwich_holds_on_a_trained_dropout_model():
 
 
 def test_mc_samples_need_a_dropout_layer():
-    from infocam.errors import ConfigError
 
     task = ClassificationModule(
         {"name": "gap_cnn", "channels": [4], "in_channels": 1}, {"name": "softmax"},
@@ -306,8 +306,9 @@ def test_infomask_experiment_end_to_end_on_idx_fixture(make_cfg, tmp_path):
 
 
 @pytest.mark.slow
-def test_ink_scores_under_ddp_equal_one_process(make_cfg, tmp_path):
-    """61 test composites in batches of 10 on 2 ranks: uneven shards, no padding, summed states."""
+def test_ink_scores_under_ddp_equal_one_process_and_settings_change_at_eval(make_cfg, tmp_path):
+    """61 test composites in batches of 10 on 2 ranks: uneven shards, no padding, summed states;
+    then infocam-eval with other info-masking settings over the same checkpoint."""
     make_mnist(tmp_path / "data", train_per_class=(10,) * 10, test_per_class=(4,) * 10)
     data = [f"data.root={tmp_path / 'data'}", "data.num_train=60", "data.num_val=20", "data.num_test=61",
             "data.eval_batch_size=10", "data.batch_size=20"]
@@ -322,3 +323,12 @@ def test_ink_scores_under_ddp_equal_one_process(make_cfg, tmp_path):
     for key in keys:
         assert ddp[key] == pytest.approx(single[key], abs=1e-6)
     assert (tmp_path / "single" / "reports" / "infomask.md").is_file()  # infocam-eval writes the report
+    # info-masking settings change at evaluation, over the trained ones, and the report says so
+    wide = evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patch_size=14", "+infomask.threshold=0.5"], "eval",
+                             tmp_path / "wide"))
+    assert wide["test/acc"] == single["test/acc"]
+    assert wide["test/infomask_target_ink"] != single["test/infomask_target_ink"]
+    row = (tmp_path / "wide" / "reports" / "infomask.csv").read_text().splitlines()[1].split(",")
+    assert row[3:5] == ["14", "0.5"]  # patch_size, threshold
+    with pytest.raises(ConfigError, match=r"unknown infomask settings \['patchsize'\]; known: patch_size"):
+        evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patchsize=14"], "eval", tmp_path / "typo"))

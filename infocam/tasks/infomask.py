@@ -65,18 +65,25 @@ class InfoMaskModule(ClassificationModule):
         super().__init__(
             model, loss, optimizer, num_classes, scheduler, top_k=top_k, confusion_matrix=confusion_matrix, mc_samples=mc_samples
         )
-        unknown = set(plain(infomask) or {}) - set(DEFAULTS)
-        if unknown:
-            raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
-        self.settings = {**DEFAULTS, **dict(plain(infomask) or {})}
-        if not 0 <= int(self.settings["target_class"]) < num_classes:
-            raise ConfigError(f"infomask.target_class must be in [0, {num_classes}), got {self.settings['target_class']}")
+        self.settings = dict(DEFAULTS)
         self.ink_metrics = torch.nn.ModuleDict({name: InkSurvival() for name in MASKS})
-        self.configure_evaluation(cam=cam or {"name": "infocam"})
+        self.configure_evaluation(cam=cam or {"name": "infocam"}, infomask=infomask)
         self._examples: list[dict[str, Tensor]] = []
 
-    def configure_evaluation(self, cam: Mapping[str, Any] | None = None, **settings: Any) -> None:
-        """Swap the CAM baseline (``infocam-eval cam=...``)."""
+    def configure_evaluation(
+        self, cam: Mapping[str, Any] | None = None, infomask: Mapping[str, Any] | None = None, **settings: Any
+    ) -> None:
+        """Swap the CAM baseline (``infocam-eval cam=...``) and change info-masking settings over
+        the trained ones (``infocam-eval +infomask.patch_size=14``); other tasks' settings are ignored."""
+        changes = dict(plain(infomask) or {})
+        unknown = set(changes) - set(DEFAULTS)
+        if unknown:
+            raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+        merged = {**self.settings, **changes}
+        num_classes = int(self.hparams["num_classes"])
+        if not 0 <= int(merged["target_class"]) < num_classes:
+            raise ConfigError(f"infomask.target_class must be in [0, {num_classes}), got {merged['target_class']}")
+        self.settings = merged
         if cam is not None:
             self.cam_method = build_cam(cam)
             self.cam_method.check_model(self.net)

@@ -66,9 +66,10 @@ class WSOLModule(RegistryTask):
 
     # -- evaluation settings (replaceable after load_from_checkpoint) -----------------------
     def configure_evaluation(
-        self, cam: Mapping[str, Any] | None = None, localization: Mapping[str, Any] | None = None
+        self, cam: Mapping[str, Any] | None = None, localization: Mapping[str, Any] | None = None, **settings: Any
     ) -> None:
-        """Choose the CAM method and box settings; ``infocam-eval`` calls this with ``cfg.cam``."""
+        """Choose the CAM method and box settings; ``infocam-eval`` calls this with ``cfg.cam``
+        (other tasks' settings, e.g. ``infomask``, are ignored)."""
         if cam is not None:
             self.cam_spec = dict(plain(cam))
         elif not hasattr(self, "cam_spec"):
