@@ -45,6 +45,8 @@ with ``x1 <= W - 1``, ``y1 <= H - 1``; IoU counts pixels inclusively.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from infocam.localization._run_components import _compiled
@@ -55,6 +57,29 @@ DEAD = -1  # R0 of a component merged into another
 OPEN = -1  # AUX of a background component whose region reaches the frame
 CLOSED = 0
 LOW16 = 0xFFFF
+
+
+def _one_per_group(members: list[int], joined: Callable[[int, int], bool]) -> list[int]:
+    """One ring index per group of ``members`` that ``joined(i, j)`` links (directly or through
+    others), each group's first member in ring order."""
+    group = list(range(8))
+
+    def find(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i in members:
+        for j in members:
+            if joined(i, j):
+                group[find(j)] = find(i)
+    firsts: list[int] = []
+    roots: list[int] = []
+    for i in members:
+        if find(i) not in roots:
+            roots.append(find(i))
+            firsts.append(i)
+    return firsts
 
 
 def _ring_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,23 +99,9 @@ def _ring_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cell_masks = (0b11000001, 0b00000111, 0b00011100, 0b01110000)  # NW, NE, SE, SW cells
     for mask in range(256):
         members = [i for i in range(8) if mask >> i & 1]
-        group = list(range(8))
-
-        def find(i: int) -> int:
-            while group[i] != i:
-                i = group[i]
-            return i
-
-        for i in members:
-            for j in members:
-                if j == (i + 1) % 8 or (i % 2 == 0 and j == (i + 2) % 8):
-                    group[find(j)] = find(i)
-        seen: list[int] = []
-        for i in members:
-            if find(i) not in seen:
-                seen.append(find(i))
-                reps[mask, count[mask]] = i
-                count[mask] += 1
+        firsts = _one_per_group(members, lambda i, j: j == (i + 1) % 8 or (i % 2 == 0 and j == (i + 2) % 8))
+        count[mask] = len(firsts)
+        reps[mask, : len(firsts)] = firsts
         gain[mask] = sum(bin(mask & cell).count("1") >= 2 for cell in cell_masks)
     return count, reps, gain
 
@@ -104,23 +115,10 @@ def _cross_tables() -> tuple[np.ndarray, np.ndarray]:
     reps = np.zeros((256, 4), dtype=np.int64)
     for mask in range(256):
         members = [i for i in (0, 2, 4, 6) if mask >> i & 1]
-        group = list(range(8))
-
-        def find(i: int) -> int:
-            while group[i] != i:
-                i = group[i]
-            return i
-
-        for i in members:
-            j = (i + 2) % 8
-            if j in members and mask >> (i + 1) & 1:  # the diagonal between i and j joined
-                group[find(j)] = find(i)
-        seen: list[int] = []
-        for i in members:
-            if find(i) not in seen:
-                seen.append(find(i))
-                reps[mask, count[mask]] = i
-                count[mask] += 1
+        # i and the next orthogonal one, with the diagonal between them joined
+        firsts = _one_per_group(members, lambda i, j: j == (i + 2) % 8 and bool(mask >> (i + 1) & 1))
+        count[mask] = len(firsts)
+        reps[mask, : len(firsts)] = firsts
     return count, reps
 
 

@@ -45,7 +45,6 @@ __all__ = [
     "resize_nearest",
     "scale_boxes",
     "resize_cubic",
-    "threshold_levels",
 ]
 
 #: ``localization.protocol`` values
@@ -192,11 +191,6 @@ def quantize(maps: np.ndarray | Tensor) -> np.ndarray:
     if isinstance(maps, Tensor):
         maps = maps.detach().cpu().numpy()
     return (maps * maps.dtype.type(255)).astype(np.uint8)
-
-
-def threshold_levels(top: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """``[B, T]`` integer levels ``int(tau * max(q))`` (float64 product, truncated)."""
-    return (np.asarray(thresholds, dtype=np.float64)[None, :] * np.asarray(top, dtype=np.float64)[:, None]).astype(np.int64)
 
 
 def _kernels():
