@@ -54,7 +54,7 @@ reproduce-mnist: $(STAMP)
 
 # MNIST-format IDX files built from scikit-learn's bundled 8x8 digits (offline stand-in for MNIST)
 mnist-digits: $(STAMP)
-	$(BIN)/python -m infocam.data.digits data/digits
+	$(BIN)/python -m infocam.data.standins.digits data/digits
 
 # one epoch of the MNIST CNN: framework vs a plain PyTorch loop (prints the ratio)
 bench-mnist: $(STAMP)
@@ -75,7 +75,7 @@ demo-wsol: $(STAMP)
 
 # a CUB-200-2011-layout stand-in (2,000 real digits on cluttered canvases, 10 classes) for experiment=wsol_cub_small
 cub-digits: $(STAMP)
-	$(BIN)/python -m infocam.data.make_cub_layout data/cub_digits
+	$(BIN)/python -m infocam.data.standins.cub_layout data/cub_digits
 
 # batched map->box->IoU vs a per-image scipy loop, and wsolevaluation's protocol vs its per-image
 # OpenCV loop (1,000 maps, 0.01 and 0.001 intervals): equality checks and speed ratios
@@ -88,7 +88,7 @@ bench-wsol: $(STAMP)
 # random masks by surviving ink -> reports/demo/infomask.{csv,md}; picture grid in the run's infomask/
 INFOMASK_DEMO := logs/demo/infomask
 demo-infomask: $(STAMP)
-	test -f data/digits/MNIST/raw/train-images-idx3-ubyte.gz || $(BIN)/python -m infocam.data.digits data/digits
+	test -f data/digits/MNIST/raw/train-images-idx3-ubyte.gz || $(BIN)/python -m infocam.data.standins.digits data/digits
 	rm -rf $(INFOMASK_DEMO)
 	$(BIN)/infocam-train experiment=infomask_mnist data.root=$(abspath data/digits) data.target_digit=0 \
 		callbacks=quiet trainer.enable_progress_bar=false hydra.run.dir=$(INFOMASK_DEMO)

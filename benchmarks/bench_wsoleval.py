@@ -37,8 +37,8 @@ from timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from infocam.localization.wsoleval import cam_thresholds, multiple_iou, prepare_scoremaps, quantize  # noqa: E402
-from infocam.metrics.wsoleval import WsolBoxAccuracy  # noqa: E402
+from infocam.wsoleval.protocol import cam_thresholds, multiple_iou, prepare_scoremaps, quantize  # noqa: E402
+from infocam.wsoleval.metrics import WsolBoxAccuracy  # noqa: E402
 
 
 def make_maps(count: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,7 +62,7 @@ def make_maps(count: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 def opencv_loop(maps, gt, counts, thresholds) -> np.ndarray:
     """Their per-image, per-threshold MaxBoxAccV2 accumulation: hits ``[3, T]``."""
-    from wsol_oracle import boxes_at
+    from fixtures.wsol_oracle import boxes_at
 
     hits = np.zeros((3, len(thresholds)), dtype=np.int64)
     for scoremap, boxes, count in zip(maps, gt, counts):
@@ -79,7 +79,7 @@ def opencv_loop(maps, gt, counts, thresholds) -> np.ndarray:
 
 def oracle_levels(maps, gt, counts) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """OpenCV contours at every level of every map: V1/V2 best IoU per level (256 each)."""
-    from wsol_oracle import oracle_level_ious
+    from fixtures.wsol_oracle import oracle_level_ious
 
     return [(*oracle_level_ious(quantize(m), b[:c])[:2], int(quantize(m).max())) for m, b, c in zip(maps, gt, counts)]
 

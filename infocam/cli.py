@@ -17,7 +17,7 @@ from typing import Any, Callable
 import hydra
 from omegaconf import DictConfig
 
-from infocam.configs import config_dir
+from infocam.runtime.configs import config_dir
 from infocam.errors import ConfigError, InfocamError
 
 
@@ -91,7 +91,7 @@ def _record_failed_cell(cfg: DictConfig, message: str) -> float | None:
     the sweep goes on (an Optuna sweeper sees NaN, i.e. a failed trial)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from infocam.io import atomic_write_text
+    from infocam.runtime.io import atomic_write_text
 
     run_dir = str(HydraConfig.get().runtime.output_dir)
     try:
@@ -117,7 +117,7 @@ def _reject_multirun_ddp(cfg: DictConfig) -> None:
     under the submitit launchers, which give every job processes of its own."""
     from hydra.core.hydra_config import HydraConfig
 
-    from infocam.launchers import runs_jobs_in_own_processes
+    from infocam.runtime.launchers import runs_jobs_in_own_processes
 
     if not HydraConfig.initialized():
         return
@@ -174,7 +174,7 @@ def _report(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval_maps")
 @guarded
 def _eval_maps(cfg: DictConfig) -> None:
-    from infocam.evaluate_maps import evaluate_maps
+    from infocam.wsoleval.saved_maps import evaluate_maps
 
     evaluate_maps(cfg)
 

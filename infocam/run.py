@@ -14,12 +14,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
-from infocam.checkpoints import load_checkpoint
+from infocam.runtime.checkpoints import load_checkpoint
 from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
-from infocam.io import atomic_write_text, ensure_writable_dir, write_metrics
-from infocam.launchers import cluster_plugins
-from infocam.logging_wandb import publish_metrics, wandb_callbacks
-from infocam.rundir import RunDirLock, is_launching_process, lock_run_dir
+from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
+from infocam.runtime.launchers import cluster_plugins
+from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
+from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir
 
 log = logging.getLogger(__name__)
 

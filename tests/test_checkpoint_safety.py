@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import run_cli, run_cli_in_process
-from infocam.checkpoints import load_checkpoint
+from infocam.runtime.checkpoints import load_checkpoint
 from infocam.errors import ConfigError
 
 SMALL = ["experiment=mi_gmm", "data.size_scale=0.03", "data.mc_samples=1000", "model.hidden_dims=[16]",

@@ -8,7 +8,7 @@ import lightning as L
 import pytest
 import timm
 import torch
-from classification_fixtures import make_cub, make_mnist
+from fixtures.classification import make_cub, make_mnist
 from conftest import QUIET, run_cli_in_process
 from hydra.utils import instantiate
 

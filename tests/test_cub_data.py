@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from classification_fixtures import make_cub
+from fixtures.classification import make_cub
 
 from infocam.data.cub import CUBDataModule
 from infocam.data.formats.cub import read_cub
@@ -151,7 +151,7 @@ def test_truncated_image_fails_on_decode_naming_the_file(tmp_path):
 
 def _paint_objects(root):
     """Rewrite every CUB fixture image as a dark picture whose object fills its box (8, 4, 24, 16)."""
-    from wsol_fixtures import boxed_picture
+    from fixtures.wsol import boxed_picture
 
     for k, path in enumerate(sorted((root / "CUB_200_2011" / "images").rglob("*.jpg"))):
         boxed_picture((48, 32), (8, 4, 24, 16), seed=k).save(path, quality=95)

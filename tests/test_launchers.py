@@ -69,7 +69,7 @@ def test_local_executor_multirun_with_ddp_in_each_job(tmp_path):
     proc = subprocess.run([str(BIN_DIR / "infocam-train"), *args], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=500)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from infocam.checkpoints import load_checkpoint
+    from infocam.runtime.checkpoints import load_checkpoint
 
     for job, dim in ((0, 1), (1, 2)):
         run = sweep / str(job)
@@ -89,7 +89,7 @@ def test_local_executor_multirun_with_ddp_in_each_job(tmp_path):
 
 def test_local_executor_refuses_a_task_count_that_is_not_the_device_count(monkeypatch):
     from infocam.errors import ConfigError
-    from infocam.launchers import SubmititLocalEnvironment, cluster_plugins
+    from infocam.runtime.launchers import SubmititLocalEnvironment, cluster_plugins
 
     monkeypatch.setenv("SUBMITIT_EXECUTOR", "local")
     monkeypatch.setenv("SUBMITIT_LOCAL_NTASKS", "1")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from classification_fixtures import make_mnist
+from fixtures.classification import make_mnist
 
 from infocam.data.formats.idx import read_idx, write_idx
 from infocam.data.mnist import MNISTDataModule

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from infocam.checkpoints import load_checkpoint
+from infocam.runtime.checkpoints import load_checkpoint
 from infocam.run import evaluate, train
-from classification_fixtures import make_cub
+from fixtures.classification import make_cub
 from conftest import QUIET, run_cli
 
 TINY = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=2000", "data.eval_batch_size=64",
@@ -50,7 +50,7 @@ def test_sigkill_then_resume_gives_uninterrupted_metrics(tmp_path, case):
         overrides = [*overrides, f"data.root={tmp_path / 'data'}"]
     args = [*overrides, "trainer.max_epochs=3", "callbacks.early_stopping.patience=100", *QUIET]
     run_dir = tmp_path / "interrupted"
-    killer = ["+callbacks.killer._target_=tests.helpers.SigkillAtStep", f"+callbacks.killer.step={kill_step}"]
+    killer = ["+callbacks.killer._target_=tests.fixtures.callbacks.SigkillAtStep", f"+callbacks.killer.step={kill_step}"]
     with ThreadPoolExecutor(2) as pool:  # the two first runs are independent
         whole = pool.submit(run_cli, "train", [*args, f"hydra.run.dir={tmp_path / 'uninterrupted'}"], tmp_path, check=True)
         crashed = pool.submit(run_cli, "train", [*args, *killer, f"hydra.run.dir={run_dir}"], tmp_path).result()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from wsol_fixtures import make_tiny_imagenet
+from fixtures.wsol import make_tiny_imagenet
 
 from infocam.data.boxed_images import IMAGENET_MEAN, IMAGENET_STD
 from infocam.data.formats.tiny_imagenet import read_tiny_imagenet

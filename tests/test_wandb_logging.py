@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from classification_fixtures import make_mnist
+from fixtures.classification import make_mnist
 from conftest import BIN_DIR, REPO_ROOT
-from wandb_records import config, history_keys, records, run_file, run_info, summary
+from fixtures.wandb_records import config, history_keys, records, run_file, run_info, summary
 
 pytestmark = pytest.mark.slow
 

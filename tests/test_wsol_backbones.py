@@ -8,7 +8,7 @@ import json
 import pytest
 import timm
 import torch
-from classification_fixtures import make_cub
+from fixtures.classification import make_cub
 from conftest import QUIET
 from torch import nn
 
@@ -308,7 +308,7 @@ def test_tiny_imagenet_experiment_trains_and_tests_on_cpu(tmp_path, make_cfg):
     """The Tiny-ImageNet recipe end to end on a fixture in the official layout (R = 3)."""
     from infocam.run import train
 
-    from wsol_fixtures import make_tiny_imagenet
+    from fixtures.wsol import make_tiny_imagenet
 
     make_tiny_imagenet(tmp_path / "data")
     overrides = ["experiment=wsol_tiny_resnet50", *QUIET, f"data.root={tmp_path / 'data'}", "data.num_classes=3",

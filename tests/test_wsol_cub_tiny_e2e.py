@@ -8,7 +8,7 @@ import json
 from collections import Counter
 
 import pytest
-from wsol_fixtures import make_tiny_imagenet
+from fixtures.wsol import make_tiny_imagenet
 
 from conftest import run_cli
 
@@ -20,7 +20,7 @@ QUIET = ["callbacks=quiet", "trainer.enable_progress_bar=false", "logger=none"]
 
 
 def test_wsol_cub_small_trains_and_infocam_eval_scores_its_checkpoint(tmp_path, make_cfg):
-    from infocam.data.make_cub_layout import write_cub_layout
+    from infocam.data.standins.cub_layout import write_cub_layout
     from infocam.run import train
 
     data = tmp_path / "data"

@@ -115,7 +115,7 @@ def test_overlays_go_to_wandb_as_images(trained, make_cfg):
 def test_wsolevaluation_protocol_saves_maps_that_eval_maps_scores_identically(trained, make_cfg):
     """localization.protocol=wsolevaluation logs their numbers and, with save_scoremaps, writes
     their layout; infocam-eval-maps on that layout gives the same numbers to the last digit."""
-    from infocam.evaluate_maps import evaluate_maps
+    from infocam.wsoleval.saved_maps import evaluate_maps
     from infocam.run import evaluate
 
     ckpt = trained / "train" / "checkpoints" / "last.ckpt"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from infocam.io import atomic_write_text, write_metrics
+from infocam.runtime.io import atomic_write_text, write_metrics
 from infocam.reporting.wsol import write_wsol_table
 
 

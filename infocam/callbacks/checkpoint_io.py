@@ -1,5 +1,5 @@
 """Checkpoints written to a temporary file and renamed: a kill mid-save never corrupts last.ckpt;
-read back without running code (resume goes through :func:`infocam.checkpoints.load_checkpoint`)."""
+read back without running code (resume goes through :func:`infocam.runtime.checkpoints.load_checkpoint`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from infocam.checkpoints import load_checkpoint
+from infocam.runtime.checkpoints import load_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -16,10 +16,16 @@ Evaluation (``eval_transform``):
 - ``resize`` -- square resize to ``image_size`` (wsolevaluation; the whole object stays in view);
 - ``resize_center_crop`` -- square resize to ``round(image_size * 256 / 224)``, centre
   ``image_size`` crop (the authors' test code; boxes are clipped to the crop).
+
+Box sanity (every box format, CUB and Tiny-ImageNet): a box wholly outside its image cannot be
+right (a swapped or mis-scaled annotation), and clamping it would leave a zero-area box that
+silently counts as a miss, so it is a :class:`DataError` naming its source; a box partly outside
+is border rounding: it is clamped, and the dataset warns once with the count.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -32,11 +38,13 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from infocam.data.boxes import check_boxes, warn_clamped
 from infocam.errors import ConfigError, DataError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
 TRAIN_TRANSFORMS = ("resize_random_crop", "random_resized_crop")
 EVAL_TRANSFORMS = ("resize", "resize_center_crop")
 
@@ -51,6 +59,32 @@ class BoxedImage:
     label: int
     boxes: tuple[tuple[float, float, float, float], ...]
     source: str = ""  # where the boxes were read, ``file:line``, for error messages
+
+
+def check_boxes(
+    boxes: Sequence[Box], width: float, height: float, where: str | Callable[[int], str]
+) -> tuple[list[Box], int]:
+    """``(clamped boxes, how many needed clamping)`` for ``(x0, y0, x1, y1)`` pixel boxes on a
+    ``width`` x ``height`` image; ``where`` names the source (``file:line``) of box ``i``."""
+    clamped: list[Box] = []
+    count = 0
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        if x0 >= width or y0 >= height or x1 <= 0 or y1 <= 0 or x1 <= x0 or y1 <= y0:
+            place = where(i) if callable(where) else where
+            raise DataError(
+                f"{place}: box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) as (x0, y0, x1, y1) lies wholly outside "
+                f"its {width:g}x{height:g} image"
+            )
+        box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
+        count += box != (x0, y0, x1, y1)
+        clamped.append(box)
+    return clamped, count
+
+
+def warn_clamped(count: int, total: int, source: str) -> None:
+    """The one warning per dataset for boxes that reached past their image's border."""
+    if count:
+        log.warning("%s: %d of %d boxes reach past their image and were clamped to it", source, count, total)
 
 
 def resize_side(image_size: int) -> int:
@@ -121,7 +155,7 @@ def checked_items(
 ) -> list[BoxedImage]:
     """Read every image header (a missing or unreadable file is a DataError); a box wholly outside
     its image is a DataError naming ``where(item)``, a box partly outside is clamped, with one
-    warning for the whole list (:mod:`infocam.data.boxes`)."""
+    warning for the whole list (:func:`warn_clamped`)."""
     checked, clamped, total = [], 0, 0
     for item in items:
         width, height = check_image_header(item.path, item.image_id, listed_in)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from infocam.data.loading import distributed_context
-from infocam.io import atomic_write_text
+from infocam.runtime.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,39 @@
 """Localisation: score maps to boxes and IoU for whole batches (:mod:`.boxes`), with a compiled
-CPU kernel (:mod:`._run_components`) behind the ``numba`` backend."""
+CPU kernel (:mod:`._run_components`) behind the ``numba`` backend. wsolevaluation's protocol,
+with its inclusive box ends, is :mod:`infocam.wsoleval`."""
 
-from infocam.localization import boxes as _boxes
-from infocam.localization.boxes import *  # noqa: F401,F403  (the public API lives in boxes)
+from infocam.localization.boxes import (
+    BACKENDS,
+    ComponentBoxes,
+    best_iou,
+    cams_to_boxes,
+    check_connectivity,
+    compiled_inputs,
+    compiled_kernels,
+    connected_component_boxes,
+    largest_component_boxes,
+    map_ranges,
+    normalize_maps,
+    paired_box_iou,
+    threshold_levels,
+    threshold_masks,
+    upsample_maps,
+)
 
-__all__ = list(_boxes.__all__)
+__all__ = [
+    "BACKENDS",
+    "ComponentBoxes",
+    "best_iou",
+    "cams_to_boxes",
+    "check_connectivity",
+    "compiled_inputs",
+    "compiled_kernels",
+    "connected_component_boxes",
+    "largest_component_boxes",
+    "map_ranges",
+    "normalize_maps",
+    "paired_box_iou",
+    "threshold_levels",
+    "threshold_masks",
+    "upsample_maps",
+]

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from omegaconf import OmegaConf
 
-from infocam.configs import group_option
+from infocam.runtime.configs import group_option
 from infocam.errors import ConfigError
 from infocam.localization.boxes import BACKENDS
 
@@ -38,7 +38,7 @@ def localization_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(f"localization.threshold must be in [0, 1), got {settings['threshold']}")
     if settings["backend"] not in BACKENDS:
         raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {settings['backend']!r}")
-    from infocam.localization.wsoleval import PROTOCOLS
+    from infocam.wsoleval.protocol import PROTOCOLS
 
     if settings["protocol"] not in PROTOCOLS:
         raise ConfigError(f"localization.protocol must be one of {PROTOCOLS}, got {settings['protocol']!r}")

@@ -2,6 +2,6 @@
 
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
 from infocam.metrics.ink import InkSurvival
-from infocam.metrics.mutual_information import StochasticSoftmaxBounds, VariationalMIBound
+from infocam.metrics.mutual_information import VariationalMIBound
 
-__all__ = ["BoxAccuracy", "InkSurvival", "MaxBoxAccV2", "PxAP", "StochasticSoftmaxBounds", "VariationalMIBound"]
+__all__ = ["BoxAccuracy", "InkSurvival", "MaxBoxAccV2", "PxAP", "VariationalMIBound"]

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from infocam.io import atomic_write_text
+from infocam.runtime.io import atomic_write_text
 from infocam.reporting.collect import Collected, RunRecord, collect_runs, require_rows, rows_to_csv, skipped_markdown
 
 #: Table 3 of the paper, in %: (dataset, balance) -> loss -> (accuracy, average per-class accuracy)

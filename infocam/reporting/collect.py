@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from omegaconf import OmegaConf
 
 from infocam.errors import DataError
-from infocam.io import read_metrics
+from infocam.runtime.io import read_metrics
 
 log = logging.getLogger(__name__)
 

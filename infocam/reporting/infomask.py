@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from infocam.errors import DataError
-from infocam.io import atomic_write_text
+from infocam.runtime.io import atomic_write_text
 from infocam.reporting.collect import collect_runs, rows_to_csv
 
 MASK_ROWS = (("infomask", "info-mask (§4)"), ("cammask", "CAM map"), ("randommask", "random, same area"))
@@ -106,7 +106,7 @@ def infomask_grid_png(examples: dict[str, torch.Tensor], title: str = "", fill: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from infocam.infomask import masked_images
+    from infocam.infomask.masking import masked_images
 
     images = examples["images"].float()
     columns = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from infocam.io import atomic_write_bytes, atomic_write_text
+from infocam.runtime.io import atomic_write_bytes, atomic_write_text
 from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
 
 COLUMNS = ["prior", "dim", "estimator", "mi_estimate", "mi_true", "mi_true_se", "abs_error", "accuracy", "seconds"]

@@ -1,7 +1,7 @@
 """``infocam-report ... report.wandb=true``: the report's files as one wandb run beside the sweep's runs.
 
 The run joins the group the sweep's runs were logged in (``<task_name>-<sweep dir name>`` for a
-multirun, ``<task_name>`` for single runs; see :mod:`infocam.logging_wandb`), so the dashboard
+multirun, ``<task_name>`` for single runs; see :mod:`infocam.runtime.wandb_logger`), so the dashboard
 shows the grid's runs and its table together. CSV files become ``wandb.Table``s, PNG files
 ``wandb.Image``s, keyed ``report/<name>`` and ``report/<name>_png``.
 """

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from omegaconf import OmegaConf
 
-from infocam.io import atomic_write_text
+from infocam.runtime.io import atomic_write_text
 from infocam.localization.settings import default_localization
 from infocam.reporting.collect import Collected, RunRecord, collect_runs, require_rows, rows_to_csv, skipped_markdown
 from infocam.reporting.wsol_paper import (

@@ -13,8 +13,8 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from infocam.errors import ConfigError
-from infocam.io import atomic_write_bytes, atomic_write_text
-from infocam.metrics.mutual_information import StochasticSoftmaxBounds
+from infocam.runtime.io import atomic_write_bytes, atomic_write_text
+from infocam.infomask.sandwich import StochasticSoftmaxBounds
 from infocam.tasks.base import RegistryTask
 from infocam.tasks.batch import unpack_batch
 
@@ -34,7 +34,7 @@ class ClassificationModule(RegistryTask):
     sent to TensorBoard/W&B loggers as an image.
 
     ``mc_samples=K`` also logs the sandwich of paper 2, Eq. 25-27
-    (:class:`~infocam.metrics.StochasticSoftmaxBounds`): ``{stage}/log_softmax_mean`` and
+    (:class:`~infocam.infomask.sandwich.StochasticSoftmaxBounds`): ``{stage}/log_softmax_mean`` and
     ``{stage}/dv_lower_bound`` over K output draws per input. K >= 2 keeps the model's dropout
     layers active during evaluation (all else in eval mode); K = 1 is the deterministic network.
     """

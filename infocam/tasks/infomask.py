@@ -10,7 +10,7 @@ from torch import Tensor
 
 import infocam.cams  # noqa: F401  (registers the CAM methods)
 from infocam.errors import ConfigError, DataError
-from infocam.infomask import keep_above_fraction_of_max, patch_scores, pixels_of_patches, random_mask_probability
+from infocam.infomask.masking import keep_above_fraction_of_max, patch_scores, pixels_of_patches, random_mask_probability
 from infocam.localization import upsample_maps
 from infocam.metrics.ink import InkSurvival
 from infocam.tasks.base import plain
@@ -134,7 +134,7 @@ class InfoMaskModule(ClassificationModule):
     def _write_examples(self) -> None:
         if not self._examples or not self.trainer.is_global_zero:
             return
-        from infocam.io import atomic_write_bytes
+        from infocam.runtime.io import atomic_write_bytes
         from infocam.reporting.infomask import infomask_grid_png
 
         examples = {k: torch.cat([e[k] for e in self._examples]) for k in self._examples[0]}

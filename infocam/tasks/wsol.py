@@ -18,7 +18,7 @@ from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
 from infocam.tasks.batch import unpack_batch
-from infocam.tasks.wsoleval_scoring import WsolevalScoring, batch_ids, wsoleval_metrics
+from infocam.wsoleval.scoring import WsolevalScoring, batch_ids, wsoleval_metrics
 
 def build_cam(spec: Mapping[str, Any] | None) -> CamMethod:
     spec = dict(plain(spec) or {"name": "cam"})
@@ -198,7 +198,7 @@ class WSOLModule(RegistryTask):
     def _write_overlays(self) -> None:
         if not self._overlays or not self.trainer.is_global_zero:
             return
-        from infocam.io import atomic_write_bytes
+        from infocam.runtime.io import atomic_write_bytes
         from infocam.reporting.overlays import overlay_grid_png, overlay_panels
 
         batch = {k: torch.cat([o[k] for o in self._overlays]) for k in self._overlays[0]}

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from infocam.errors import DataError
-from infocam.io import atomic_write_bytes
+from infocam.runtime.io import atomic_write_bytes
 
 #: IDX type code -> numpy dtype (big-endian where it matters)
 IDX_TYPES = {

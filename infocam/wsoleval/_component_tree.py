@@ -507,7 +507,7 @@ def _quantize(source, scale, levels_given, values) -> int:
 
 
 @_compiled
-def level_ious(maps, scale, levels_given, thresholds, gt_boxes, gt_counts, v1_out, v2_out, box_out, bad, first_map, stop_map) -> None:
+def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts, v1_out, v2_out, box_out, bad, first_map, stop_map) -> None:
     """For the maps ``first_map <= b < stop_map`` and every threshold t: ``v1_out[b, t]``
     (IoU of the largest contour of ``q > int(thresholds[t] * max(q))``), ``v2_out[b, t]``
     (best over every contour, holes included) and, when ``box_out`` has rows, the V1 box

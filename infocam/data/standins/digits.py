@@ -1,6 +1,6 @@
 """Real MNIST-format files built from scikit-learn's bundled 8x8 digits (no download).
 
-MNIST itself cannot be fetched on an offline machine; ``python -m infocam.data.digits DIR``
+MNIST itself cannot be fetched on an offline machine; ``python -m infocam.data.standins.digits DIR``
 writes the 1,797 UCI handwritten digits that ship inside scikit-learn as IDX files in the
 torchvision layout (``DIR/MNIST/raw/{train,t10k}-*-ubyte.gz``), each 8x8 image (values 0..16)
 upsampled bilinearly to 20x20 and centred in 28x28 like MNIST's digits. A stratified,

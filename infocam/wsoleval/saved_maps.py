@@ -23,8 +23,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from infocam.errors import ConfigError, DataError
-from infocam.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
-from infocam.localization.wsoleval import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
+from infocam.runtime.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
+from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     """Read, check, score; then write ``metrics.json`` and ``accuracy_curve.{csv,png}``."""
     from rich.progress import track
 
-    from infocam.metrics.wsoleval import WsolBoxAccuracy, WsolPxAP
+    from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
 
     started = time.perf_counter()
     output_dir = ensure_writable_dir(cfg.paths.output_dir)

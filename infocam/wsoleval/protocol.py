@@ -15,7 +15,7 @@ differences with the ``infocam`` protocol):
   best IoU over (predicted x ground-truth) boxes counts.
 
 OpenCV is not used: the contours of all 256 nested masks of a map come from a few
-union-find passes (:mod:`infocam.localization._component_tree`), so the cost per map does
+union-find passes (:mod:`infocam.wsoleval._component_tree`), so the cost per map does
 not grow with the number of thresholds. Maps run in parallel over plain threads.
 """
 
@@ -194,7 +194,7 @@ def quantize(maps: np.ndarray | Tensor) -> np.ndarray:
 
 
 def _kernels():
-    from infocam.localization import _component_tree
+    from infocam.wsoleval import _component_tree
 
     return _component_tree
 
@@ -237,7 +237,7 @@ def level_ious(
     v2 = np.zeros((batch, len(thresholds)), dtype=np.float64)
     box = np.zeros((batch if boxes else 0, len(thresholds), 4), dtype=np.int64)
     bad = np.zeros(batch, dtype=np.int8)
-    kernel = _kernels().level_ious
+    kernel = _kernels().level_ious_kernel
     threads = max(1, min(int(threads or torch.get_num_threads()), batch))
 
     def run(lo: int, hi: int) -> None:

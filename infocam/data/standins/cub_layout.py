@@ -1,6 +1,6 @@
 """A CUB-200-2011-layout stand-in built from real handwritten digits (no download).
 
-``python -m infocam.data.make_cub_layout DIR`` writes ``DIR/CUB_200_2011/`` exactly as the
+``python -m infocam.data.standins.cub_layout DIR`` writes ``DIR/CUB_200_2011/`` exactly as the
 official archive lays it out (images.txt, image_class_labels.txt, train_test_split.txt,
 bounding_boxes.txt, classes.txt, images/<class>/<file>.jpg), so the whole CUB path -- parser,
 transforms that carry boxes, val/test halves, WSOL training and evaluation -- runs on a machine

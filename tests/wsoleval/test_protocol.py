@@ -10,7 +10,7 @@ import torch
 
 from infocam.errors import ConfigError, DataError
 from infocam.localization.settings import localization_settings
-from infocam.localization.wsoleval import (
+from infocam.wsoleval.protocol import (
     cam_thresholds,
     contour_boxes,
     level_ious,
@@ -22,8 +22,8 @@ from infocam.localization.wsoleval import (
     resize_cubic,
     resize_nearest,
 )
-from infocam.metrics.wsoleval import WsolBoxAccuracy, WsolPxAP
-from wsol_oracle import boxes_at, oracle_level_ious
+from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+from fixtures.wsol_oracle import boxes_at, oracle_level_ious
 
 TAUS = [0.0, 0.2, 0.4, 0.6, 0.8]
 

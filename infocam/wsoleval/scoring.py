@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from infocam.errors import ConfigError
-from infocam.io import atomic_write_bytes, atomic_write_text
-from infocam.localization.wsoleval import RESIZE_LENGTH, prepare_scoremaps, resize_nearest, scale_boxes
-from infocam.metrics.wsoleval import WsolBoxAccuracy, WsolPxAP
+from infocam.runtime.io import atomic_write_bytes, atomic_write_text
+from infocam.wsoleval.protocol import RESIZE_LENGTH, prepare_scoremaps, resize_nearest, scale_boxes
+from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
 
 
 def wsoleval_metrics(loc: Mapping[str, Any]) -> dict[str, torch.nn.Module]:

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 def config_dir() -> Path:
     """``infocam/conf`` in an installed wheel (packaging maps the top-level ``conf/`` there),
     else ``conf/`` beside the package in a source checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # infocam/, this file being infocam/runtime/configs.py
     installed = package / "conf"
     return installed if (installed / "train.yaml").is_file() else package.parent / "conf"
 

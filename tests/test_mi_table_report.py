@@ -4,7 +4,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from infocam.errors import DataError
-from infocam.io import write_metrics
+from infocam.runtime.io import write_metrics
 from infocam.reporting.mi_table import write_mi_table2
 
 
