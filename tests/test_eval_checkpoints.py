@@ -49,7 +49,7 @@ def test_a_text_file_as_checkpoint_is_one_line_for_eval_and_resume(make_cfg, tmp
 def test_a_nan_run_without_the_guard_fails_and_writes_no_metrics(make_cfg, tmp_path):
     cfg = make_cfg([*TINY, "callbacks=none"], output_dir=tmp_path / "run")
     with open_dict(cfg):
-        cfg.callbacks = {"nan": {"_target_": "helpers.NanWeightsAtStart"}}
+        cfg.callbacks = {"nan": {"_target_": "fixtures.callbacks.NanWeightsAtStart"}}
     with pytest.raises(InfocamError, match=r"non-finite metrics \(.*test/mi_estimate.*\); no metrics.json written"):
         train(cfg)
     assert not (tmp_path / "run" / "metrics.json").exists()
