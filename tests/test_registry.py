@@ -1,7 +1,15 @@
-import pytest
+"""The registries: names to factories, config specs to entries, and every registered entry built."""
 
+import inspect
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import CONFIG_DIR
 from infocam.errors import ConfigError
-from infocam.registry import LOSSES, MODELS, Registry
+from infocam.registry import CAMS, LOSSES, MODELS, Registry
 
 
 def test_register_create_and_list():
@@ -85,15 +93,6 @@ def test_third_party_entry_selected_from_cli(tmp_path):
 
 
 # -- every registered entry, from its config's defaults (entries added later are covered too) ----
-import inspect  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from conftest import CONFIG_DIR  # noqa: E402
-from infocam.registry import CAMS  # noqa: E402
-
 #: options that an entry's config leaves to the user (``???``) and a test must fill in
 REQUIRED_OPTIONS = {"model": {"timm": {"arch": "test_resnet"}}}
 
@@ -111,13 +110,17 @@ def default_spec(group: str, name: str) -> dict:
 
 @pytest.mark.slow  # a fresh interpreter (imports torch): nothing else may have imported infocam.cams
 def test_cams_and_index_transforms_load_their_entries_like_losses_and_models():
+    import os
     import subprocess
     import sys
 
     code = ("from infocam.registry import CAMS, INDEX_TRANSFORMS\n"
             "CAMS.create('infocam')\n"
             "print(sorted(CAMS.available()), INDEX_TRANSFORMS.available())")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    from conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # this checkout's package
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True, env=env)
     assert "'infocam'" in proc.stdout and "equalize_classes" in proc.stdout
 
 
