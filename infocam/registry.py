@@ -8,10 +8,13 @@ researcher swaps on the command line by a short name (``loss=pc_softmax``) go th
 from __future__ import annotations
 
 import difflib
-import importlib
 import fnmatch
+import importlib
+import inspect
 from importlib.metadata import entry_points
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+
+from omegaconf import OmegaConf
 
 from infocam.errors import ConfigError
 
@@ -23,8 +26,10 @@ PLUGIN_ENTRY_POINT_GROUP = "infocam.plugins"
 class Registry(Generic[T]):
     """A typed mapping from a stable snake_case name to a factory returning ``T``."""
 
-    def __init__(self, kind: str, builtin_module: str | None = None) -> None:
+    def __init__(self, kind: str, builtin_module: str | None = None, group: str | None = None) -> None:
         self.kind = kind
+        # the config group whose ``name`` picks an entry (``model.name=mlp``), for error messages
+        self.group = group or kind
         # the package whose import registers the built-in entries (imported on first lookup)
         self._builtin_module = builtin_module
         self._factories: dict[str, Callable[..., T]] = {}
@@ -59,6 +64,25 @@ class Registry(Generic[T]):
     def create(self, name: str, **kwargs: Any) -> T:
         """Build the entry ``name``; ``None`` kwargs are dropped so config defaults apply."""
         return self.get(name)(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def from_spec(self, spec: Mapping[str, Any] | None, **kwargs: Any) -> T:
+        """Build the entry a config spec names: ``{"name": NAME, **options}`` (a dict or a
+        DictConfig), with ``kwargs`` (e.g. ``num_classes``) added to the spec's options.
+
+        A missing name or an option the entry does not take is one ``ConfigError`` line.
+        """
+        options = dict(OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else (spec or {}))
+        name = options.pop("name", None)
+        if not name:
+            raise ConfigError(f"{self.group}.name is required (registered: {', '.join(self.available())})")
+        factory = self.get(name)
+        try:
+            inspect.signature(factory).bind(**options, **kwargs)
+        except TypeError as err:
+            raise ConfigError(f"{self.group}={name}: {err}") from None
+        except ValueError:  # no signature to check (a builtin): let the call speak
+            pass
+        return self.create(name, **options, **kwargs)
 
     def available(self, pattern: str = "*") -> list[str]:
         """Sorted registered names matching a shell-style ``pattern``."""
@@ -101,5 +125,5 @@ def _load_plugins() -> None:
 
 LOSSES: Registry = Registry("loss", "infocam.losses")
 MODELS: Registry = Registry("model", "infocam.models")
-CAMS: Registry = Registry("cam method")
-INDEX_TRANSFORMS: Registry = Registry("index transform")
+CAMS: Registry = Registry("cam method", "infocam.cams", group="cam")
+INDEX_TRANSFORMS: Registry = Registry("index transform", "infocam.data.imbalance", group="data.balance_options.<balance>")

@@ -165,9 +165,9 @@ def test_three_masks_score_a_hand_made_case_with_known_answers():
     mask, scored = info_mask(model, images, 1, patch_size=7, threshold=0.2, fill=0.0)
     keep = keep_above_fraction_of_max(scored.scores, 0.2)
     assert keep[0].nonzero().flatten().tolist() == [1]
-    from infocam.cams import create_cam
+    from infocam.registry import CAMS
 
-    cam = create_cam("infocam", region_size=1)
+    cam = CAMS.create("infocam", region_size=1)
     cam_map = cam.compute(model, images, [torch.tensor([1])]).maps[0]
     cam_mask = keep_above_fraction_of_max(cam_map, 0.2)
     random = random_mask_probability(keep.sum(1), scored.masks)

@@ -4,13 +4,16 @@
 - MI estimation: the test estimate against the Monte-Carlo truth (table, bar chart, error);
 - classification: a wandb confusion matrix and per-class accuracy (table, bar chart), from the
   ``confusion_matrix.csv`` the task writes into the run directory;
-- WSOL: ``test/cam_table``, a ``wandb.Table`` of test images with the CAM overlay, the predicted
-  box (from the ground-truth class map) and the ground-truth boxes as ``wandb.Image`` boxes, and
+- WSOL: ``test/overlays``, one captioned overlay panel per kept test image; ``test/cam_table``, a
+  ``wandb.Table`` of the same images with the CAM overlay, the predicted box (from the
+  ground-truth class map) and the ground-truth boxes as ``wandb.Image`` boxes; and
   ``test/box_accuracy_curve``, box accuracy against the CAM threshold per IoU threshold
   (MaxBoxAccV2's curve, summed over ranks).
 
-Lightning calls callback hooks before the module's, so ``on_test_epoch_end`` here still sees the
-WSOL task's kept overlay images and un-reset metric states.
+This is the only path by which WSOL images reach wandb: the images come from the task's public
+``test_overlays()`` and the curve from its ``metrics["test"]["maxboxacc"]`` (both kept until the
+next test epoch starts). Single figures (confusion matrix, info-mask grid) go to every image
+logger through ``RegistryTask.publish_figure``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+
+from infocam.tasks.wsol import WSOLModule
 
 
 def _wandb_experiments(trainer: L.Trainer) -> list:
@@ -51,27 +56,24 @@ class WandbViews(L.Callback):
         for run in _wandb_experiments(trainer):
             run.config.update(self.config, allow_val_change=True)
 
-    # -- WSOL: capture before the task's own epoch end clears / logs ----------------------
+    # -- WSOL: the curve's states are summed over ranks at the end of the test epoch ---------
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._wsol = None
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        metrics = getattr(pl_module, "metrics", None)
-        if metrics is None or "test" not in metrics or "maxboxacc" not in metrics["test"]:
+        if not isinstance(pl_module, WSOLModule):
             return
-        curve = metrics["test"]["maxboxacc"]
+        curve = pl_module.metrics["test"]["maxboxacc"]
         with curve.sync_context():  # every rank: summing the states is a collective
             hits, count = curve.hits.detach().cpu().clone(), int(curve.count)
         if not trainer.is_global_zero:
             return
-        overlays = list(getattr(pl_module, "_overlays", []) or [])
-        batch = {k: torch.cat([o[k] for o in overlays]) for k in overlays[0]} if overlays else None
         self._wsol = {
             "thresholds": list(curve.thresholds),
             "iou_thresholds": list(curve.iou_thresholds),
             "accuracy": (hits.double() / max(count, 1)).numpy(),
-            "batch": batch,
-            "cam": dict(getattr(pl_module, "cam_spec", {}) or {}),
+            "batch": pl_module.test_overlays(),
+            "cam": dict(pl_module.cam_spec),
         }
 
     # -- after testing: one set of views per task -------------------------------------------
@@ -159,9 +161,14 @@ def wsol_views(wandb, captured: dict[str, Any], names: dict[int, str]) -> dict[s
     batch = captured["batch"]
     if batch is None:
         return out
+    from infocam.reporting.overlays import _display_images, overlay_panels  # the overlay PNG's own scaling
+
+    out["test/overlays"] = [
+        wandb.Image(panel, caption=f"y={int(y)} pred={int(p)} IoU={float(i):.2f}")
+        for panel, y, p, i in zip(overlay_panels(batch), batch["labels"], batch["predicted"], batch["ious"])
+    ]
     cam = captured["cam"]
     cam_label = ", ".join(f"{k}={v}" for k, v in cam.items()) or "cam"
-    from infocam.reporting.overlays import _display_images  # the overlay PNG's own scaling
 
     images = _display_images(batch["images"])
     heat = _normalise(batch["maps"])

@@ -1,13 +1,9 @@
-"""Registered CAM methods (``cam=NAME``). Importing this package registers every method."""
+"""Registered CAM methods (``cam=NAME``): ``CAMS.create(NAME)`` or ``CAMS.from_spec(cfg.cam)``.
+
+Importing this package registers every method; ``infocam.registry.CAMS`` imports it on first use.
+"""
 
 from infocam.cams import cam, gradcam, infocam, infocam_plus  # noqa: F401  (imports register the entries)
 from infocam.cams.base import ActivationCam, CamMethod, CamResult, region_sum
-from infocam.registry import CAMS
 
-
-def create_cam(name: str, **kwargs) -> CamMethod:
-    """``CAMS.create`` with the package imported; unknown names list the registered ones."""
-    return CAMS.create(name, **kwargs)
-
-
-__all__ = ["ActivationCam", "CamMethod", "CamResult", "create_cam", "region_sum"]
+__all__ = ["ActivationCam", "CamMethod", "CamResult", "region_sum"]

@@ -98,12 +98,8 @@ def select_indices(
     """Apply the registered transform ``spec`` (``None``: keep everything) with its own seed."""
     if not spec:
         return IndexSelection(torch.arange(len(labels)))
-    spec = dict(spec)
-    name = spec.pop("name", None)
-    if not name:
-        raise ConfigError(f"an index transform needs a name (registered: {', '.join(INDEX_TRANSFORMS.available())})")
     generator = torch.Generator().manual_seed(int(seed))
-    return INDEX_TRANSFORMS.create(name, labels=labels, num_classes=num_classes, generator=generator, **spec)
+    return INDEX_TRANSFORMS.from_spec(spec, labels=labels, num_classes=num_classes, generator=generator)
 
 
 def balance_spec(balance: str, options: Mapping[str, Mapping[str, Any] | None]) -> Mapping[str, Any] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-
+from pathlib import Path
 from typing import Any, Mapping
 
 import lightning as L
@@ -13,10 +13,9 @@ from torchmetrics import Metric
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-import infocam.losses  # noqa: F401  (registers the losses)
-import infocam.models  # noqa: F401  (registers the models)
 from infocam.errors import ConfigError
 from infocam.registry import LOSSES, MODELS
+from infocam.runtime.io import atomic_write_bytes
 
 
 def plain(value: Any) -> Any:
@@ -24,17 +23,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (DictConfig,)) or OmegaConf.is_config(value):
         return OmegaConf.to_container(value, resolve=True)
     return value
-
-
-def split_name(spec: Mapping[str, Any], group: str) -> tuple[str, dict[str, Any]]:
-    spec = dict(plain(spec) or {})
-    name = spec.pop("name", None)
-    if not name:
-        raise ConfigError(f"{group}.name is required (registered: {', '.join(_REGISTRIES[group].available())})")
-    return name, spec
-
-
-_REGISTRIES = {"model": MODELS, "loss": LOSSES}
 
 
 class RegistryTask(L.LightningModule):
@@ -64,17 +52,15 @@ class RegistryTask(L.LightningModule):
         self.save_hyperparameters(ignore=[] if accepts_model_kwargs else ["model_kwargs"])
         for key, value in list(self.hparams.items()):  # DictConfig would not load with weights_only
             self.hparams[key] = plain(value)
-        model_name, model_args = split_name(model, "model")
-        loss_name, loss_args = split_name(loss, "loss")
-        self.net = MODELS.create(model_name, num_classes=num_classes, **dict(model_kwargs or {}), **model_args)
-        self.loss_fn = LOSSES.create(loss_name, num_classes=num_classes, **loss_args)
+        self.net = MODELS.from_spec(model, num_classes=num_classes, **dict(model_kwargs or {}))
+        self.loss_fn = LOSSES.from_spec(loss, num_classes=num_classes)
         self.lr_mult_new_layers = float(lr_mult_new_layers)
         if self.lr_mult_new_layers <= 0:
             raise ConfigError(f"task.lr_mult_new_layers must be > 0, got {lr_mult_new_layers!r}")
         if self.lr_mult_new_layers != 1.0 and not callable(getattr(self.net, "new_layers", None)):
             raise ConfigError(
                 f"task.lr_mult_new_layers={lr_mult_new_layers} needs a model with new_layers() "
-                f"(e.g. vgg16_gap, resnet50_wsol); model={model_name} has none"
+                f"(e.g. vgg16_gap, resnet50_wsol); model={self.hparams.model.get('name')} has none"
             )
 
     #: reporting.dispatch.REPORTS key that ``infocam-eval`` builds after testing (None: no report)
@@ -142,7 +128,9 @@ class RegistryTask(L.LightningModule):
         self.reset_stage_metrics("test")
 
     def reset_stage_metrics(self, stage: str) -> None:
-        """Give this process fresh metric states for ``stage`` (``self.metrics[stage]``).
+        """Give this process fresh metric states for ``stage`` (``self.metrics[stage]``): the one
+        place task metrics are reset, at the start of every validation and test epoch, so a
+        stage's states stay readable after its epoch (callbacks, tests) until the next one.
 
         ddp_spawn pickles the module into every process through shared memory, so without
         this all ranks would add into the *same* state tensors and the DDP sum would count
@@ -153,6 +141,38 @@ class RegistryTask(L.LightningModule):
             for module in metrics[stage].modules():
                 if isinstance(module, Metric):
                     module.reset()
+
+    def publish_figure(self, relative_path: str, png: bytes, key: str | None = None) -> Path | None:
+        """Write ``png`` atomically under the run directory (global rank 0 only) and, with a
+        ``key``, send it as one image to every logger that takes images (TensorBoard, W&B).
+
+        The one place a task turns a figure into a file and a logged image; W&B views built
+        from several images at once (WSOL's overlay table) belong to ``WandbViews`` instead.
+        """
+        if not self.trainer.is_global_zero:
+            return None
+        out = Path(self.trainer.default_root_dir) / relative_path
+        atomic_write_bytes(out, png)
+        if key is None:
+            return out
+        import io
+
+        import numpy as np
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        for logger in self.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_image"):  # TensorBoard
+                experiment.add_image(key, np.asarray(image), self.global_step, dataformats="HWC")
+            elif hasattr(logger, "log_image"):  # W&B
+                logger.log_image(key=key, images=[image])
+        return out
+
+    def test_overlays(self) -> dict[str, torch.Tensor] | None:
+        """The test images this task kept for pictures, batched (``None``: it keeps none).
+        ``WandbViews`` reads it after the test epoch; tasks that draw per-image views override it."""
+        return None
 
     def parameter_groups(self, lr: float | None) -> list[dict[str, Any]] | Any:
         """All parameters, or -- with ``lr_mult_new_layers != 1`` -- two groups: the pretrained

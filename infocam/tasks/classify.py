@@ -13,7 +13,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from infocam.errors import ConfigError
-from infocam.runtime.io import atomic_write_bytes, atomic_write_text
+from infocam.runtime.io import atomic_write_text
 from infocam.infomask.sandwich import StochasticSoftmaxBounds
 from infocam.tasks.base import RegistryTask
 from infocam.tasks.batch import unpack_batch
@@ -72,7 +72,16 @@ class ClassificationModule(RegistryTask):
 
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.metrics = torch.nn.ModuleDict({"val": stage_metrics(), "test": stage_metrics()})
-        self.test_confusion = MulticlassConfusionMatrix(num_classes) if confusion_matrix else None
+        #: stage metrics that the loops below neither update from logits nor log as scalars
+        #: (their owner does); all of them are reset by RegistryTask.reset_stage_metrics
+        self.own_metrics: set[str] = {"confusion"}
+        if confusion_matrix:
+            self.metrics["test"]["confusion"] = MulticlassConfusionMatrix(num_classes)
+
+    @property
+    def test_confusion(self) -> MulticlassConfusionMatrix | None:
+        """The test confusion matrix (rows: true class), or ``None`` with ``confusion_matrix=false``."""
+        return self.metrics["test"]["confusion"] if "confusion" in self.metrics["test"] else None
 
     def training_step(self, batch, batch_idx):
         batch = unpack_batch(batch)
@@ -91,53 +100,34 @@ class ClassificationModule(RegistryTask):
         metrics = self.metrics[stage]
         metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
         for name, metric in metrics.items():
-            if name not in ("loss", "sandwich"):
+            if name not in ("loss", "sandwich") and name not in self.own_metrics:
                 metric.update(logits, y)
         if "sandwich" in metrics:
             draws = logits[None] if self.mc_samples == 1 else stochastic_logits(self.net, x, self.mc_samples)
             metrics["sandwich"].update(draws, y)
-        if stage == "test" and self.test_confusion is not None:
-            self.test_confusion.update(logits, y)
+        if "confusion" in metrics:
+            metrics["confusion"].update(logits, y)
 
     def _eval_epoch_end(self, stage: str) -> None:
         for name, metric in self.metrics[stage].items():
+            if name in self.own_metrics:
+                continue
             value = metric.compute()
             for key, scalar in (value.items() if isinstance(value, dict) else [(name, value)]):
                 self.log(f"{stage}/{key}", scalar.float(), prog_bar=key.startswith("acc"))
-            metric.reset()
-
-    def on_test_epoch_start(self):
-        super().on_test_epoch_start()
-        if self.test_confusion is not None:
-            self.test_confusion.reset()  # private states per process under ddp_spawn (see base)
 
     def on_test_epoch_end(self):
         super().on_test_epoch_end()
         if self.test_confusion is None:
             return
         matrix = self.test_confusion.compute().cpu()  # every rank: compute is a collective
-        self.test_confusion.reset()
         if self.trainer.is_global_zero:
             self._save_confusion(matrix)
 
     def _save_confusion(self, matrix: Tensor) -> None:
-        png = confusion_png(matrix)
-        out = Path(self.trainer.default_root_dir)
         rows = [",".join(str(int(v)) for v in row) for row in matrix.tolist()]
-        atomic_write_text(out / "confusion_matrix.csv", "\n".join(rows) + "\n")
-        atomic_write_bytes(out / "confusion_matrix.png", png)
-        for logger in self.loggers:
-            experiment = getattr(logger, "experiment", None)
-            if hasattr(experiment, "add_image"):  # TensorBoard
-                import numpy as np
-                from PIL import Image
-
-                image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-                experiment.add_image("test/confusion_matrix", image, self.global_step, dataformats="HWC")
-            elif hasattr(logger, "log_image"):  # W&B
-                from PIL import Image
-
-                logger.log_image("test/confusion_matrix", [Image.open(io.BytesIO(png)).convert("RGB")])
+        atomic_write_text(Path(self.trainer.default_root_dir) / "confusion_matrix.csv", "\n".join(rows) + "\n")
+        self.publish_figure("confusion_matrix.png", confusion_png(matrix), "test/confusion_matrix")
 
 
 def stochastic_logits(net: torch.nn.Module, x: Tensor, draws: int) -> Tensor:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-import infocam.cams  # noqa: F401  (registers the CAM methods)
 from infocam.errors import ConfigError, DataError
 from infocam.infomask.masking import keep_above_fraction_of_max, patch_scores, pixels_of_patches, random_mask_probability
 from infocam.localization import upsample_maps
 from infocam.metrics.ink import InkSurvival
+from infocam.registry import CAMS
 from infocam.tasks.base import plain
 from infocam.tasks.batch import unpack_batch
 from infocam.tasks.classify import ClassificationModule
-from infocam.tasks.wsol import build_cam
 
 #: mask name -> how it is made; the metric keys are test/{name}_{target,other}_ink
 MASKS = ("infomask", "cammask", "randommask")
@@ -66,7 +64,9 @@ class InfoMaskModule(ClassificationModule):
             model, loss, optimizer, num_classes, scheduler, top_k=top_k, confusion_matrix=confusion_matrix, mc_samples=mc_samples
         )
         self.settings = dict(DEFAULTS)
-        self.ink_metrics = torch.nn.ModuleDict({name: InkSurvival() for name in MASKS})
+        # test metrics the classification loops leave alone (see ClassificationModule.own_metrics)
+        self.own_metrics.update(MASKS)
+        self.metrics["test"].update({name: InkSurvival() for name in MASKS})
         self.configure_evaluation(cam=cam or {"name": "infocam"}, infomask=infomask)
         self._examples: list[dict[str, Tensor]] = []
 
@@ -85,13 +85,11 @@ class InfoMaskModule(ClassificationModule):
             raise ConfigError(f"infomask.target_class must be in [0, {num_classes}), got {merged['target_class']}")
         self.settings = merged
         if cam is not None:
-            self.cam_method = build_cam(cam)
+            self.cam_method = CAMS.from_spec(cam)
             self.cam_method.check_model(self.net)
 
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
-        for metric in self.ink_metrics.values():
-            metric.reset()  # private states per process under ddp_spawn (see RegistryTask)
         self._examples = []
 
     def test_step(self, batch, batch_idx):
@@ -108,7 +106,7 @@ class InfoMaskModule(ClassificationModule):
             "randommask": random_mask_probability(keep.sum(1), scored.masks),
         }
         for name, mask in masks.items():
-            self.ink_metrics[name].update(mask, ink)
+            self.metrics["test"][name].update(mask, ink)
         self._keep_examples(images, scored.pixel_map(), masks["infomask"], masks["cammask"], read.labels)
 
     def _cam_mask(self, images: Tensor, target: Tensor) -> Tensor:
@@ -125,30 +123,18 @@ class InfoMaskModule(ClassificationModule):
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
-        for name, metric in self.ink_metrics.items():
-            for key, value in metric.compute().items():  # every rank: compute is a collective
+        for name in MASKS:
+            for key, value in self.metrics["test"][name].compute().items():  # every rank: compute is a collective
                 self.log(f"test/{name}_{key}", value.float())
-            metric.reset()
         self._write_examples()
 
     def _write_examples(self) -> None:
         if not self._examples or not self.trainer.is_global_zero:
             return
-        from infocam.runtime.io import atomic_write_bytes
         from infocam.reporting.infomask import infomask_grid_png
 
         examples = {k: torch.cat([e[k] for e in self._examples]) for k in self._examples[0]}
         s = self.settings
         title = f"class {s['target_class']}, patch {s['patch_size']}, threshold {s['threshold']}, cam={self.cam_method.name}"
-        png = infomask_grid_png(examples, title, fill=s["fill"])
-        atomic_write_bytes(Path(self.trainer.default_root_dir) / "infomask" / "infomask_grid.png", png)
-        from lightning.pytorch.loggers import WandbLogger
-
-        for logger in self.loggers:
-            if isinstance(logger, WandbLogger):
-                import io
-
-                from PIL import Image
-
-                logger.log_image(key="test/infomask_grid", images=[Image.open(io.BytesIO(png)).convert("RGB")])
+        self.publish_figure("infomask/infomask_grid.png", infomask_grid_png(examples, title, fill=s["fill"]), "test/infomask_grid")
         self._examples = []

@@ -74,8 +74,6 @@ class MIEstimationModule(RegistryTask):
         self.log(f"{stage}/num_samples", mi["count"].float())
         self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
         self.log(f"{stage}/loss", metrics["loss"].compute())
-        for metric in metrics.values():
-            metric.reset()
 
     def on_test_epoch_end(self):
         super().on_test_epoch_end()

@@ -9,9 +9,7 @@ import torch
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-import infocam.cams  # noqa: F401  (registers the CAM methods)
-from infocam.cams.base import CamMethod
-from infocam.errors import ConfigError, DataError
+from infocam.errors import DataError
 from infocam.localization import best_iou, cams_to_boxes, upsample_maps
 from infocam.localization.settings import localization_settings
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
@@ -19,16 +17,6 @@ from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
 from infocam.tasks.batch import unpack_batch
 from infocam.wsoleval.scoring import WsolevalScoring, batch_ids, wsoleval_metrics
-
-def build_cam(spec: Mapping[str, Any] | None) -> CamMethod:
-    spec = dict(plain(spec) or {"name": "cam"})
-    name = spec.pop("name", None)
-    if not name:
-        raise ConfigError(f"cam.name is required (registered: {', '.join(CAMS.available())})")
-    try:
-        return CAMS.create(name, **spec)
-    except TypeError as err:
-        raise ConfigError(f"cam={name}: {err}") from None
 
 
 class WSOLModule(RegistryTask):
@@ -76,7 +64,7 @@ class WSOLModule(RegistryTask):
             self.cam_spec = dict(plain(self.hparams.get("cam")) or {"name": "cam"})
         loc = localization_settings(plain(self.hparams.get("localization")), plain(localization))
         self.localization = loc
-        self.cam_method = build_cam(self.cam_spec)
+        self.cam_method = CAMS.from_spec(self.cam_spec)
         self.cam_method.check_model(self.net)
         # test metrics depend on these settings; they live in self.metrics["test"] so the base
         # class's per-epoch reset covers them like every other stage metric
@@ -195,24 +183,20 @@ class WSOLModule(RegistryTask):
             self._wsoleval.finish()
         self._write_overlays()
 
+    def test_overlays(self) -> dict[str, torch.Tensor] | None:
+        """The first ``localization.num_overlays`` test images of this epoch (rank 0) with their
+        ground-truth-class map, its box, the ground-truth boxes, labels, predictions and IoUs;
+        kept until the next test epoch starts, for ``WandbViews``."""
+        if not self._overlays:
+            return None
+        return {k: torch.cat([o[k] for o in self._overlays]) for k in self._overlays[0]}
+
     def _write_overlays(self) -> None:
-        if not self._overlays or not self.trainer.is_global_zero:
+        batch = self.test_overlays()
+        if batch is None:
             return
-        from infocam.runtime.io import atomic_write_bytes
-        from infocam.reporting.overlays import overlay_grid_png, overlay_panels
+        from infocam.reporting.overlays import overlay_grid_png
 
-        batch = {k: torch.cat([o[k] for o in self._overlays]) for k in self._overlays[0]}
         title = ", ".join(f"{k}={v}" for k, v in self.cam_method.describe().items())
-        out = Path(self.trainer.default_root_dir) / "overlays" / "wsol_overlays.png"
-        atomic_write_bytes(out, overlay_grid_png(batch, title))
-        from lightning.pytorch.loggers import WandbLogger
-
-        for logger in self.loggers:
-            if isinstance(logger, WandbLogger):
-                panels = overlay_panels(batch)
-                captions = [
-                    f"y={int(y)} pred={int(p)} IoU={float(i):.2f}"
-                    for y, p, i in zip(batch["labels"], batch["predicted"], batch["ious"])
-                ]
-                logger.log_image(key="test/overlays", images=panels, caption=captions)
-        self._overlays = []
+        # the file only: the per-image W&B views (test/overlays, test/cam_table) come from WandbViews
+        self.publish_figure("overlays/wsol_overlays.png", overlay_grid_png(batch, title))  # kept on rank 0 only

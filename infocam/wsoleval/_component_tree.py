@@ -150,13 +150,6 @@ EULER_REMOVE = _euler_removal_table()
 CROSS_COUNT, CROSS_REPS = _cross_tables()
 
 
-
-
-RING_COUNT, RING_REPS, RING_GAIN = _ring_tables()
-EULER_REMOVE = _euler_removal_table()
-CROSS_COUNT, CROSS_REPS = _cross_tables()
-
-
 @_compiled
 def _ring_mask(added, p, stride) -> int:
     """8-bit mask of the joined 8-neighbours of padded pixel ``p`` (see :func:`_ring_tables`)."""
