@@ -40,6 +40,8 @@ def test_train_writes_localisation_metrics_and_overlays(trained):
     for key in LOC_KEYS:
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["test/num_images"] == 101
+    assert -1.0 <= metrics["test/cam_infocam_map_corr"] <= 1.0  # issue 20 item 5's diagnostics
+    assert metrics["test/class_weight_sum_ratio"] >= 0.0
     assert (trained / "train" / "overlays" / "wsol_overlays.png").stat().st_size > 10_000
 
 

@@ -11,6 +11,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 import infocam.cams  # noqa: F401  (registers the CAM methods)
 from infocam.cams.base import CamMethod
+from infocam.cams.diagnostics import CamInfocamAgreement, class_weight_sum_ratio
 from infocam.errors import ConfigError, DataError
 from infocam.localization import best_iou, cams_to_boxes, upsample_maps
 from infocam.localization.settings import localization_settings
@@ -91,6 +92,9 @@ class WSOLModule(RegistryTask):
                 # Table 5's Top-5 Cls (only where there are more than 5 classes)
                 **({"top5": MulticlassAccuracy(self.hparams.num_classes, top_k=5, average="micro")}
                    if self.hparams.num_classes > 5 else {}),
+                # how much Eq. 14's subtraction changes the map (infocam.cams.diagnostics)
+                **({"cam_infocam": CamInfocamAgreement(self.cam_method.region_size, self.cam_method.alignment)}
+                   if CamInfocamAgreement.applies_to(self.net) else {}),
             }
         )
         self._wsoleval: WsolevalScoring | None = None
@@ -153,6 +157,8 @@ class WSOLModule(RegistryTask):
             self.metrics["test"]["pxap"].update(gt_maps, batch.masks)
         if "top5" in self.metrics["test"]:
             self.metrics["test"]["top5"].update(result.logits, labels)
+        if "cam_infocam" in self.metrics["test"]:
+            self.metrics["test"]["cam_infocam"].update(self.net, images, labels)
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
         if self._wsoleval is not None:  # their protocol starts from the raw (feature-resolution) maps
             ids = batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0])
@@ -189,6 +195,11 @@ class WSOLModule(RegistryTask):
         pxap = metrics["pxap"].compute()  # on every rank: syncing the states is a collective
         if not torch.isnan(pxap):  # some rank saw masks
             self.log("test/pxap", pxap.float())
+        if "cam_infocam" in metrics:
+            corr = metrics["cam_infocam"].compute()
+            if not torch.isnan(corr):
+                self.log("test/cam_infocam_map_corr", corr.float())
+            self.log("test/class_weight_sum_ratio", class_weight_sum_ratio(self.net.get_classifier().weight).float())
         if self._wsoleval is not None:
             for key, value in WsolevalScoring.log_values(metrics).items():
                 self.log(key, value)  # float64: their percentages to the last digit
