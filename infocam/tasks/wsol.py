@@ -16,6 +16,7 @@ from infocam.errors import ConfigError, DataError
 from infocam.localization import best_iou, cams_to_boxes, upsample_maps
 from infocam.localization.settings import localization_settings
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
+from infocam.metrics.per_image import PerImageResults
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
 from infocam.tasks.batch import unpack_batch
@@ -85,7 +86,8 @@ class WSOLModule(RegistryTask):
             {
                 "box_accuracy": BoxAccuracy(loc["iou_threshold"]),
                 "maxboxacc": MaxBoxAccV2(
-                    loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"]
+                    loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"],
+                    keep_per_image=True,  # for per_image.npz (infocam.metrics.per_image)
                 ),
                 "pxap": PxAP(loc["curve_thresholds"]),
                 **(wsoleval_metrics(loc) if loc["protocol"] == "wsolevaluation" else {}),
@@ -99,6 +101,7 @@ class WSOLModule(RegistryTask):
         )
         self._wsoleval: WsolevalScoring | None = None
         self._overlays: list[dict[str, torch.Tensor]] = []
+        self._per_image = PerImageResults()
 
     # -- training -------------------------------------------------------------------------
     def check_batch(self, batch) -> None:
@@ -129,6 +132,7 @@ class WSOLModule(RegistryTask):
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
         self._overlays = []
+        self._per_image = PerImageResults()
         if self.localization["protocol"] == "wsolevaluation":
             save = Path(self.trainer.default_root_dir) if self.localization["save_scoremaps"] else None
             self._wsoleval = WsolevalScoring(self.metrics["test"], save, self.trainer.world_size)
@@ -152,6 +156,9 @@ class WSOLModule(RegistryTask):
         gt_iou = best_iou(gt_box, gt_boxes, gt_counts)
         pred_iou = best_iou(pred_box, gt_boxes, gt_counts)
         self.metrics["test"]["box_accuracy"].update(gt_iou, pred_iou, predicted == labels)
+        hit = float(loc["iou_threshold"])
+        self._per_image.update(batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0]),
+                               gt_iou >= hit, (pred_iou >= hit) & (predicted == labels))
         self.metrics["test"]["maxboxacc"].update(gt_maps, gt_boxes, gt_counts)
         if batch.masks is not None:
             self.metrics["test"]["pxap"].update(gt_maps, batch.masks)
@@ -190,8 +197,10 @@ class WSOLModule(RegistryTask):
         self.log("test/num_images", acc["count"].float())
         if "top5" in metrics:
             self.log("test/top5_cls", metrics["top5"].compute())
-        for key, value in metrics["maxboxacc"].compute().items():
+        maxboxacc = metrics["maxboxacc"].compute()
+        for key, value in maxboxacc.items():
             self.log(f"test/{key}", value.float())
+        self._write_per_image(maxboxacc)
         pxap = metrics["pxap"].compute()  # on every rank: syncing the states is a collective
         if not torch.isnan(pxap):  # some rank saw masks
             self.log("test/pxap", pxap.float())
@@ -205,6 +214,13 @@ class WSOLModule(RegistryTask):
                 self.log(key, value)  # float64: their percentages to the last digit
             self._wsoleval.finish()
         self._write_overlays()
+
+    def _write_per_image(self, maxboxacc: dict[str, torch.Tensor]) -> None:
+        box = self.metrics["test"]["maxboxacc"]
+        chosen = [float(maxboxacc[f"maxboxacc_v2_iou{round(d * 100)}_threshold"]) for d in box.iou_thresholds]
+        self._per_image.write(Path(self.trainer.default_root_dir), box.image_hits, box.thresholds, box.iou_thresholds,
+                              chosen, float(self.localization["threshold"]), float(self.localization["iou_threshold"]),
+                              self.global_rank, self.trainer.world_size)
 
     def _write_overlays(self) -> None:
         if not self._overlays or not self.trainer.is_global_zero:
