@@ -66,7 +66,8 @@ class StepTimer:
 
 
 def compose(recipe: str, data_root: Path, out_dir: Path, args: argparse.Namespace):
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import open_dict
 
@@ -166,8 +167,8 @@ def compare_box_backends(maps: torch.Tensor, gt_boxes: torch.Tensor, gt_counts: 
         "boxes_at_0.2": lambda m, b, c, backend: cams_to_boxes(m, 0.2, backend=backend),
     }.items():
         run(*cpu, "numba"), run(maps, gt_boxes, gt_counts, "torch")  # compile / warm up both
-        torch_s, torch_out = timed(_synchronised(lambda: run(maps, gt_boxes, gt_counts, "torch")), repeats)
-        numba_s, numba_out = timed(lambda: run(*cpu, "numba"), repeats)
+        torch_s, torch_out = timed(_synchronised(lambda run=run: run(maps, gt_boxes, gt_counts, "torch")), repeats)
+        numba_s, numba_out = timed(lambda run=run: run(*cpu, "numba"), repeats)
         same = bool(torch.equal(torch_out.cpu(), numba_out.cpu()))
         out[name] = {"torch_s": torch_s, "numba_s": numba_s, "numba_over_torch": numba_s / torch_s, "identical": same}
     return out

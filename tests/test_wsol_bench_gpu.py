@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "benchmarks" / "bench_gpu.py"

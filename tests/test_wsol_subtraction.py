@@ -8,7 +8,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from infocam.cams.diagnostics import CamInfocamAgreement, class_weight_sum_ratio, per_image_pearson
+from infocam.cams.diagnostics import (
+    CamInfocamAgreement,
+    class_weight_sum_ratio,
+    per_image_pearson,
+)
 
 # training_step logs; outside a Trainer Lightning warns that self.log has nowhere to go
 pytestmark = pytest.mark.filterwarnings("ignore:You are trying to .self.log")

@@ -20,8 +20,9 @@ the test suite checks this interval against scipy's percentile interval.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, statistic: Statistic = mean_s
 
 
 def _pair(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    common, i, j = np.intersect1d(first["ids"], second["ids"], assume_unique=True, return_indices=True)
+    _, i, j = np.intersect1d(first["ids"], second["ids"], assume_unique=True, return_indices=True)
     return i, j
 
 
