@@ -84,6 +84,13 @@ bench-wsol: $(STAMP)
 	$(BIN)/python benchmarks/bench_localization.py
 	$(BIN)/python benchmarks/bench_wsoleval.py
 
+# the paper's WSOL recipes (wsol_cub_resnet50, wsol_cub_vgg16) on one GPU: 50 steps each at 224 px,
+# batch 32, 16-mixed -> images/s, peak memory; the box step's torch backend on CUDA vs numba on the
+# same maps -> reports/bench_gpu.json. ARGS=--cpu-smoke checks the path on a CPU (tiny sizes)
+.PHONY: bench-gpu
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_gpu.py $(ARGS)
+
 # info-masking (paper 2, §4) on composites of the digits stand-in: train, score info-mask / CAM /
 # random masks by surviving ink -> reports/demo/infomask.{csv,md}; picture grid in the run's infomask/
 INFOMASK_DEMO := logs/demo/infomask

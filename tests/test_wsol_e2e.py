@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import run_cli, run_cli_in_process
+from infocam.metrics.per_image import load_per_image
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +41,8 @@ def test_train_writes_localisation_metrics_and_overlays(trained):
     for key in LOC_KEYS:
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["test/num_images"] == 101
+    assert -1.0 <= metrics["test/cam_infocam_map_corr"] <= 1.0  # issue 20 item 5's diagnostics
+    assert metrics["test/class_weight_sum_ratio"] >= 0.0
     assert (trained / "train" / "overlays" / "wsol_overlays.png").stat().st_size > 10_000
 
 
@@ -55,6 +58,9 @@ def test_eval_with_infocam_plus_writes_metrics_reports_overlays_and_ddp_agrees(t
     one.pop("seconds"), ddp.pop("seconds")
     assert one == ddp  # exact hit counts: every image on exactly one rank, summed states
     assert one["test/num_images"] == 101
+    single, shards = load_per_image(trained / "evals" / "one"), load_per_image(trained / "evals" / "ddp")
+    assert len(single["ids"]) == len(shards["ids"]) == 101  # per-rank files joined
+    assert single["gt_known_hit"].sum() == shards["gt_known_hit"].sum() == round(101 * one["test/gt_known_loc"])
     run_dir = trained / "evals" / "one"
     table = (run_dir / "reports" / "wsol_eval.md").read_text()
     assert "| infocam_plus | 5 | same | least likely |" in table
@@ -65,6 +71,21 @@ def test_eval_with_infocam_plus_writes_metrics_reports_overlays_and_ddp_agrees(t
     run_cli_in_process("report", ["kind=wsol", f"sweep_dir={trained / 'evals'}", f"out_dir={trained / 'table'}"], cwd=trained, check=True)
     rows = (trained / "table" / "wsol_eval.csv").read_text().strip().splitlines()
     assert len(rows) == 3
+
+
+def test_report_pairs_an_infocam_eval_with_the_cam_eval_of_the_same_checkpoint(trained):
+    ckpt = trained / "train" / "checkpoints" / "last.ckpt"
+    sweep = trained / "paired"
+    for name, cam in (("cam", ["cam=cam"]), ("info", ["cam=infocam", "cam.region_size=3"])):
+        run_cli_in_process("eval", [f"ckpt_path={ckpt}", *DATA, *cam, "localization.curve_thresholds=20", *QUIET,
+                                    f"hydra.run.dir={sweep / name}"], cwd=trained, check=True)
+    metrics = read(sweep / "info" / "metrics.json")
+    assert -1.0 <= metrics["test/cam_infocam_map_corr"] <= 1.0
+    run_cli_in_process("report", ["kind=wsol", f"sweep_dir={sweep}", f"out_dir={sweep / 'table'}"], cwd=trained, check=True)
+    paired = (sweep / "table" / "wsol_eval_paired.csv").read_text().splitlines()
+    assert len(paired) == 2 and ",infocam,3,same,mean,101," in paired[1]
+    md = (sweep / "table" / "wsol_eval.md").read_text()
+    assert "### Against CAM on the same checkpoint" in md and "| infocam | 3 | same | mean | 101 |" in md
 
 
 def test_bad_inputs_fail_with_clear_errors(trained, make_cfg):

@@ -86,9 +86,11 @@ def component_hits(
     connectivity: int = 8,
     max_pixels_per_chunk: int = 1 << 25,
     backend: str = "auto",
+    per_image: bool = False,
 ) -> Tensor:
     """``[D, T]`` number of images of the batch where ANY component's box at threshold ``t``
-    has IoU >= ``iou_thresholds[d]`` with ANY ground-truth box ("all contours", best match).
+    has IoU >= ``iou_thresholds[d]`` with ANY ground-truth box ("all contours", best match);
+    with ``per_image`` the ``[D, T, B]`` hits themselves (bool), whose sum over B is that count.
 
     ``maps``: ``[B, H, W]`` at image resolution; thresholds are fractions of the min-max range.
     ``backend``: as in ``infocam.localization`` (same counts either way). On the torch backend
@@ -113,9 +115,10 @@ def component_hits(
             best,
         )
         best = torch.from_numpy(best)
-        return torch.stack([(best >= delta).sum(dim=1) for delta in deltas]).long()
+        image_hits = torch.stack([best >= delta for delta in deltas])  # [D, T, B]
+        return image_hits if per_image else image_hits.sum(dim=2)
     levels = threshold_levels(maps, thresholds)  # [T, B]
-    hits = torch.zeros(len(deltas), levels.shape[0], dtype=torch.long, device=device)
+    image_hits = torch.zeros(len(deltas), levels.shape[0], batch, dtype=torch.bool, device=device)
     valid = torch.arange(gt_boxes.shape[1], device=device)[None, :] < gt_counts[:, None]  # [B, K]
     chunk = max(1, max_pixels_per_chunk // max(1, batch * height * width))
     values = maps.float()
@@ -130,8 +133,8 @@ def component_hits(
         for d, delta in enumerate(deltas):
             hit = torch.zeros(tc * batch, dtype=torch.long, device=device)
             hit.scatter_reduce_(0, comps.image, (best >= delta).long(), reduce="amax")
-            hits[d, lo : lo + tc] = hit.view(tc, batch).sum(dim=1)
-    return hits
+            image_hits[d, lo : lo + tc] = hit.view(tc, batch).bool()
+    return image_hits if per_image else image_hits.sum(dim=2)
 
 
 class MaxBoxAccV2(Metric):
@@ -139,7 +142,9 @@ class MaxBoxAccV2(Metric):
     best-over-map-thresholds box accuracy, boxes from all connected components of each map.
 
     States: ``hits[D, T]`` (images with a hit at IoU threshold d and map threshold t) and the
-    image count, both summed across ranks.
+    image count, both summed across ranks. With ``keep_per_image`` each batch's ``[B, D, T]``
+    hits are also kept in ``image_hits`` (this rank's images, in order; not a synced state)
+    for the paired comparisons of ``infocam-report kind=wsol``.
     """
 
     full_state_update = False
@@ -151,10 +156,13 @@ class MaxBoxAccV2(Metric):
         iou_thresholds: Sequence[float] = MAXBOXACC_IOUS,
         connectivity: int = 8,
         backend: str = "auto",
+        keep_per_image: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.backend = backend
+        self.keep_per_image = keep_per_image
+        self.image_hits: list[Tensor] = []
         self.thresholds = curve_thresholds(thresholds)
         self.iou_thresholds = [float(d) for d in iou_thresholds]
         self.connectivity = connectivity
@@ -164,10 +172,18 @@ class MaxBoxAccV2(Metric):
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, maps: Tensor, gt_boxes: Tensor, gt_counts: Tensor) -> None:
-        self.hits += component_hits(
-            maps, gt_boxes, gt_counts, self.thresholds, self.iou_thresholds, self.connectivity, backend=self.backend
+        image_hits = component_hits(
+            maps, gt_boxes, gt_counts, self.thresholds, self.iou_thresholds, self.connectivity, backend=self.backend,
+            per_image=True,
         )
+        self.hits += image_hits.sum(dim=2).to(self.hits.device)
         self.count += maps.shape[0]
+        if self.keep_per_image:
+            self.image_hits.append(image_hits.permute(2, 0, 1).cpu())
+
+    def reset(self) -> None:
+        super().reset()
+        self.image_hits = []
 
     def compute(self) -> dict[str, Tensor]:
         accuracy = self.hits.double() / self.count.clamp_min(1).double()  # [D, T]

@@ -95,6 +95,7 @@ def _run_row(run: RunRecord, root: Path) -> dict[str, Any]:
         "iou_threshold": float(loc["iou_threshold"]),
         "seconds": m.get("seconds"),
         "run": str(run.directory.relative_to(root)) if run.directory != root else ".",
+        "checkpoint": str(config["ckpt_path"]) if config.get("ckpt_path") else None,  # pairs evals (wsol_paired)
     }
 
 
@@ -297,7 +298,15 @@ def rows_to_markdown(rows: list[dict], source: str) -> str:
 
 
 def write_wsol_table(sweep_dir: str, out_dir: str, stem: str = "wsol_eval") -> list[Path]:
+    """``<stem>.csv`` and ``<stem>.md``; with per-image results of a CAM eval and another eval of the
+    same checkpoint, also ``<stem>_paired.csv`` and the paired sections of the Markdown."""
+    from infocam.reporting.wsol_paired import PAIRED_COLUMNS, paired_markdown, paired_rows, seed_rows
+
     rows = wsol_rows(sweep_dir)
     out = Path(out_dir)
-    csv_text, markdown = rows_to_csv(rows, COLUMNS), rows_to_markdown(rows, sweep_dir) + skipped_markdown(rows)
-    return [atomic_write_text(out / f"{stem}.csv", csv_text), atomic_write_text(out / f"{stem}.md", markdown)]
+    paired = paired_rows(rows, sweep_dir)
+    markdown = rows_to_markdown(rows, sweep_dir) + "\n".join(paired_markdown(paired, seed_rows(paired)))
+    texts = {f"{stem}.csv": rows_to_csv(rows, COLUMNS), f"{stem}.md": markdown + skipped_markdown(rows)}
+    if paired:
+        texts[f"{stem}_paired.csv"] = rows_to_csv(paired, PAIRED_COLUMNS)
+    return [atomic_write_text(out / name, text) for name, text in texts.items()]

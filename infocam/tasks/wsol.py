@@ -9,10 +9,12 @@ import torch
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from infocam.cams.diagnostics import CamInfocamAgreement, class_weight_sum_ratio
 from infocam.errors import DataError
 from infocam.localization import best_iou, cams_to_boxes, upsample_maps
 from infocam.localization.settings import localization_settings
 from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
+from infocam.metrics.per_image import PerImageResults
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
 from infocam.tasks.batch import unpack_batch
@@ -72,17 +74,22 @@ class WSOLModule(RegistryTask):
             {
                 "box_accuracy": BoxAccuracy(loc["iou_threshold"]),
                 "maxboxacc": MaxBoxAccV2(
-                    loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"]
+                    loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"],
+                    keep_per_image=True,  # for per_image.npz (infocam.metrics.per_image)
                 ),
                 "pxap": PxAP(loc["curve_thresholds"]),
                 **(wsoleval_metrics(loc) if loc["protocol"] == "wsolevaluation" else {}),
                 # Table 5's Top-5 Cls (only where there are more than 5 classes)
                 **({"top5": MulticlassAccuracy(self.hparams.num_classes, top_k=5, average="micro")}
                    if self.hparams.num_classes > 5 else {}),
+                # how much Eq. 14's subtraction changes the map (infocam.cams.diagnostics)
+                **({"cam_infocam": CamInfocamAgreement(self.cam_method.region_size, self.cam_method.alignment)}
+                   if CamInfocamAgreement.applies_to(self.net) else {}),
             }
         )
         self._wsoleval: WsolevalScoring | None = None
         self._overlays: list[dict[str, torch.Tensor]] = []
+        self._per_image = PerImageResults()
 
     # -- training -------------------------------------------------------------------------
     def check_batch(self, batch) -> None:
@@ -113,6 +120,7 @@ class WSOLModule(RegistryTask):
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
         self._overlays = []
+        self._per_image = PerImageResults()
         if self.localization["protocol"] == "wsolevaluation":
             save = Path(self.trainer.default_root_dir) if self.localization["save_scoremaps"] else None
             self._wsoleval = WsolevalScoring(self.metrics["test"], save, self.trainer.world_size)
@@ -136,11 +144,16 @@ class WSOLModule(RegistryTask):
         gt_iou = best_iou(gt_box, gt_boxes, gt_counts)
         pred_iou = best_iou(pred_box, gt_boxes, gt_counts)
         self.metrics["test"]["box_accuracy"].update(gt_iou, pred_iou, predicted == labels)
+        hit = float(loc["iou_threshold"])
+        self._per_image.update(batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0]),
+                               gt_iou >= hit, (pred_iou >= hit) & (predicted == labels))
         self.metrics["test"]["maxboxacc"].update(gt_maps, gt_boxes, gt_counts)
         if batch.masks is not None:
             self.metrics["test"]["pxap"].update(gt_maps, batch.masks)
         if "top5" in self.metrics["test"]:
             self.metrics["test"]["top5"].update(result.logits, labels)
+        if "cam_infocam" in self.metrics["test"]:
+            self.metrics["test"]["cam_infocam"].update(self.net, images, labels)
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
         if self._wsoleval is not None:  # their protocol starts from the raw (feature-resolution) maps
             ids = batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0])
@@ -172,11 +185,18 @@ class WSOLModule(RegistryTask):
         self.log("test/num_images", acc["count"].float())
         if "top5" in metrics:
             self.log("test/top5_cls", metrics["top5"].compute())
-        for key, value in metrics["maxboxacc"].compute().items():
+        maxboxacc = metrics["maxboxacc"].compute()
+        for key, value in maxboxacc.items():
             self.log(f"test/{key}", value.float())
+        self._write_per_image(maxboxacc)
         pxap = metrics["pxap"].compute()  # on every rank: syncing the states is a collective
         if not torch.isnan(pxap):  # some rank saw masks
             self.log("test/pxap", pxap.float())
+        if "cam_infocam" in metrics:
+            corr = metrics["cam_infocam"].compute()
+            if not torch.isnan(corr):
+                self.log("test/cam_infocam_map_corr", corr.float())
+            self.log("test/class_weight_sum_ratio", class_weight_sum_ratio(self.net.get_classifier().weight).float())
         if self._wsoleval is not None:
             for key, value in WsolevalScoring.log_values(metrics).items():
                 self.log(key, value)  # float64: their percentages to the last digit
@@ -190,6 +210,13 @@ class WSOLModule(RegistryTask):
         if not self._overlays:
             return None
         return {k: torch.cat([o[k] for o in self._overlays]) for k in self._overlays[0]}
+
+    def _write_per_image(self, maxboxacc: dict[str, torch.Tensor]) -> None:
+        box = self.metrics["test"]["maxboxacc"]
+        chosen = [float(maxboxacc[f"maxboxacc_v2_iou{round(d * 100)}_threshold"]) for d in box.iou_thresholds]
+        self._per_image.write(Path(self.trainer.default_root_dir), box.image_hits, box.thresholds, box.iou_thresholds,
+                              chosen, float(self.localization["threshold"]), float(self.localization["iou_threshold"]),
+                              self.global_rank, self.trainer.world_size)
 
     def _write_overlays(self) -> None:
         batch = self.test_overlays()
