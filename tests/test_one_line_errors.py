@@ -120,3 +120,24 @@ def test_a_read_only_checkpoint_directory_is_an_output_error(tmp_path, monkeypat
     monkeypatch.setattr(os, "replace", read_only)
     with pytest.raises(OutputError, match=rf"^cannot write checkpoint {target} \(Operation not permitted\)"):
         AtomicCheckpointIO().save_checkpoint({"state_dict": {}}, target)
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_launcher_count_below_one_is_one_line(tmp_path, value):
+    proc = run_cli_in_process("train", ["-m", *MI, "hydra/launcher=local", f"hydra.launcher.tasks_per_node={value}",
+                                        f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    assert one_line(proc) == f"infocam: error: hydra.launcher.tasks_per_node={value} must be a whole number >= 1"
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_python_tags_in_a_users_config_dir_are_one_line(tmp_path):
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    evil = tmp_path / "conf" / "experiment" / "evil.yaml"
+    evil.write_text("# @package _global_\nseed: !!python/object/apply:os.system ['touch ran']\n")
+    proc = run_cli_in_process("train", ["--config-dir", str(tmp_path / "conf"), "experiment=evil",
+                                        f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    line = one_line(proc)
+    assert line.startswith(f"infocam: error: cannot read a config file: {evil}:2: could not determine a constructor "
+                           "for the tag 'tag:yaml.org,2002:python/object/apply:os.system'"), line
+    assert line.endswith("(configs are data: python tags are refused, nothing ran)")
+    assert not (tmp_path / "ran").exists()
