@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.errors import ConfigError
 
-#: eval.yaml's evaluation-setting groups and the value that means "not set"
+#: eval.yaml's evaluation-setting groups
 EVAL_SETTINGS = ("cam", "localization", "infomask")
 
 
