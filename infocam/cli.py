@@ -223,7 +223,21 @@ def _check_default_log_dir(argv: list[str]) -> None:
         sys.exit(1)
 
 
+def _check_before_hydra(argv: list[str]) -> None:
+    """Launcher counts and the user's --config-dir files, before Hydra starts (issue 21)."""
+    from infocam.runtime.config_files import check_config_dirs
+    from infocam.runtime.launcher_args import check_launcher_counts
+
+    try:
+        check_launcher_counts(argv)
+        check_config_dirs(argv)
+    except InfocamError as err:
+        print(f"infocam: error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
 def train_main() -> None:
+    _check_before_hydra(sys.argv[1:])
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
     _train()
@@ -231,6 +245,7 @@ def train_main() -> None:
 
 
 def eval_main() -> None:
+    _check_before_hydra(sys.argv[1:])
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
     _eval()
@@ -238,11 +253,13 @@ def eval_main() -> None:
 
 
 def report_main() -> None:
+    _check_before_hydra(sys.argv[1:])
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
     _report()
 
 
 def eval_maps_main() -> None:
+    _check_before_hydra(sys.argv[1:])
     _check_output_overrides(sys.argv[1:])
     _eval_maps()

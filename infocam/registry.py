@@ -63,7 +63,10 @@ class Registry(Generic[T]):
 
     def create(self, name: str, **kwargs: Any) -> T:
         """Build the entry ``name``; ``None`` kwargs are dropped so config defaults apply."""
-        return self.get(name)(**{k: v for k, v in kwargs.items() if v is not None})
+        factory = self.get(name)
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        check_options(self.kind, name, factory, kwargs)
+        return factory(**kwargs)
 
     def from_spec(self, spec: Mapping[str, Any] | None, **kwargs: Any) -> T:
         """Build the entry a config spec names: ``{"name": NAME, **options}`` (a dict or a
@@ -121,6 +124,25 @@ def _load_plugins() -> None:
     _plugins_loaded = True
     for entry_point in entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
         entry_point.load()
+
+
+def check_options(kind: str, name: str, factory: Callable, kwargs: dict[str, Any]) -> None:
+    """Options ``factory`` does not take, as one line (e.g. ``experiment=wsol_synthetic
+    model=vgg16_gap``: the experiment's ``model.channels`` is gap_cnn's), instead of Python's
+    "unexpected keyword argument" inside Hydra's traceback."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    takes = [p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    unknown = sorted(set(kwargs) - set(takes))
+    if unknown:
+        raise ConfigError(
+            f"{kind} {name} does not take the option(s) {', '.join(unknown)} (set by the config or an experiment "
+            f"for another {kind}); {name} takes: {', '.join(takes) or 'no options'}"
+        )
 
 
 LOSSES: Registry = Registry("loss", "infocam.losses")

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
 from infocam.runtime.checkpoints import load_checkpoint
+from infocam.runtime.eval_settings import check_class_count, check_eval_settings, load_task
 from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.runtime.launchers import cluster_plugins
@@ -197,9 +198,8 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
     checkpoint = load_checkpoint(ckpt_path, mmap=True)  # read once (no code runs) for the records below
     recorded = checkpoint_task_class(checkpoint, ckpt_path)
     task_class = recorded or hydra_target(cfg.task)
-    task = task_class.load_from_checkpoint(
-        ckpt_path, map_location="cpu", weights_only=True, **skip_pretrained_weights(checkpoint)
-    )
+    task = load_task(task_class, ckpt_path, map_location="cpu", weights_only=True, **skip_pretrained_weights(checkpoint))
+    check_eval_settings(cfg, task, ckpt_path, command_line_keys())  # before config.yaml can record them
     if recorded is not None:  # config.yaml records the task that was evaluated, not eval.yaml's default
         with open_dict(cfg):
             target = f"{recorded.__module__}.{recorded.__qualname__}"
@@ -212,6 +212,7 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
     inherit_data_identity(cfg, checkpoint)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     check_checkpoint_fits_data(task, datamodule, ckpt_path, cfg.data)
+    check_class_count(task, cfg.data, ckpt_path)  # labels of fewer classes pass the batch check
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, wandb_callbacks(loggers, cfg), loggers)
     trainer.test(task, datamodule=datamodule)

@@ -51,6 +51,16 @@ def region_sum(maps: Tensor, region_size: int, alignment: str = "same") -> Tenso
     if region_size == 1:
         return maps
     r = region_size
+    # bound R by the map (R=100000 once asked for terabytes): from 2 * side - 1 on, every window
+    # of "same" holds the whole map, so the sum is exactly that of the bound; "full" grows the map by R - 1
+    largest = 2 * max(maps.shape[-2:]) - 1
+    if r > largest and alignment == "same":
+        r = largest
+    elif r > largest:
+        raise ConfigError(
+            f"cam.region_size={r} with cam.alignment=full is larger than this {maps.shape[-2]}x{maps.shape[-1]} "
+            f"map allows (at most {largest}: beyond that every window covers the whole map)"
+        )
     if alignment == "same":
         before, after = (r - 1) // 2, r // 2
         padded = F.pad(maps[:, None], (before, after, before, after))

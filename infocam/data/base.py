@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from infocam.data.loading import make_loader
+from infocam.errors import ConfigError
 
 
 class SplitDataModule(L.LightningDataModule):
@@ -34,9 +35,13 @@ class SplitDataModule(L.LightningDataModule):
 
     def _loader(self, split: str) -> DataLoader:
         train = split == "train"
+        key = "batch_size" if train else "eval_batch_size"
+        size = self.hparams[key]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:  # DataLoader's own error is a traceback
+            raise ConfigError(f"data.{key} must be a whole number >= 1, got {size!r}")
         return make_loader(
             self.splits[split],
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
+            size,
             train=train,
             seed=self.hparams.seed,
             num_workers=self.hparams.num_workers,

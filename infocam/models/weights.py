@@ -7,6 +7,7 @@ unwrapped. A file that does not fit the model fails with one line naming the key
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Iterable
 
@@ -14,6 +15,13 @@ import torch
 from torch import nn
 
 from infocam.errors import ConfigError
+from infocam.runtime.checkpoints import _NEEDS_CODE
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of ``err``, or its type when it has no text (an EOFError says nothing)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else f"{type(err).__name__} (truncated or not a torch.save file)"
 
 #: BatchNorm's step counter: absent from older torchvision files, unused by a trained model
 COUNTER_SUFFIX = "num_batches_tracked"
@@ -23,6 +31,8 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"model.weights: weights file {path} does not exist (weights are never downloaded at run time)")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"model.weights: {path} is empty (0 bytes); was the download or copy cut short?")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -30,8 +40,12 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if _NEEDS_CODE.search(str(err)):  # torch's text suggests weights_only=False: never here
+            raise ConfigError(f"model.weights: {path} is not a plain state dict; refusing to unpickle code") from None
+        raise ConfigError(f"model.weights: cannot read {path}: {_reason(err)}") from None
     except Exception as err:  # noqa: BLE001  (any unreadable file is the user's input)
-        raise ConfigError(f"model.weights: cannot read {path}: {err}") from None
+        raise ConfigError(f"model.weights: cannot read {path}: {_reason(err)}") from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -20,8 +21,39 @@ log = logging.getLogger(__name__)
 @dataclass
 class RunRecord:
     directory: Path
-    config: Any  # resolved DictConfig of the run
+    config: Any  # the run's DictConfig, every ``${...}`` kept as text (see read_config)
     metrics: dict[str, Any]
+
+
+def _literal(text: str) -> str:
+    """``text`` escaped for OmegaConf so that it reads back as itself: each ``${`` after k
+    backslashes gets 2k + 1 (OmegaConf's grammar: ``\\${`` is a literal ``${``)."""
+    return re.sub(r"(\\*)\$\{", lambda m: m.group(1) * 2 + "\\${", text)
+
+
+def _literals(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _literals(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_literals(value) for value in node]
+    return _literal(node) if isinstance(node, str) and "${" in node else node
+
+
+def read_config(path: str | Path) -> Any:
+    """A run's ``config.yaml`` with no interpolation resolved: runs write it resolved, so any
+    ``${...}`` left in one was put there by hand, and resolving it would run resolvers
+    (``${oc.env:SECRET}`` would copy an environment secret into a report). It stays text."""
+    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    return OmegaConf.create(_literals(raw))
+
+
+def non_number(metrics: Mapping[str, Any], path: Path) -> str | None:
+    """Why ``metrics`` is unusable when a value is not a number or null (reports do arithmetic on every one)."""
+    for key, value in metrics.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            return f"{path.name}: {key!r} holds {type(value).__name__} {shown}, not a number"
+    return None
 
 
 class Collected(list):
@@ -57,8 +89,12 @@ def collect_runs(sweep_dir: str | Path) -> Collected:
         if not isinstance(metrics, dict):
             records.skip(metrics_file.parent, f"{metrics_file.name} holds a {type(metrics).__name__}, not an object")
             continue
+        reason = non_number(metrics, metrics_file)
+        if reason:
+            records.skip(metrics_file.parent, reason)
+            continue
         try:
-            config = OmegaConf.load(config_file)
+            config = read_config(config_file)
         except Exception as err:  # noqa: BLE001  (any YAML or OmegaConf failure)
             records.skip(metrics_file.parent, f"config.yaml cannot be read ({str(err).splitlines()[0] if str(err) else err!r})")
             continue

@@ -89,10 +89,9 @@ def write_infomask_report(sweep_dir: str, out_dir: str) -> list[Path]:
     """``infomask.csv`` (one row per run) and ``infomask.md`` (per target digit, per mask)."""
     rows = sorted(run_rows(sweep_dir), key=lambda r: (str(r["target_digit"]), str(r["seed"]), r["directory"]))
     out = Path(out_dir)
-    return [
-        atomic_write_text(out / "infomask.csv", rows_to_csv(rows, RUN_COLUMNS)),
-        atomic_write_text(out / "infomask.md", table_markdown(rows, sweep_dir)),
-    ]
+    # both files are rendered before the first is written: a failure leaves nothing partial
+    csv_text, markdown = rows_to_csv(rows, RUN_COLUMNS), table_markdown(rows, sweep_dir)
+    return [atomic_write_text(out / "infomask.csv", csv_text), atomic_write_text(out / "infomask.md", markdown)]
 
 
 def infomask_grid_png(examples: dict[str, torch.Tensor], title: str = "", fill: float | None = None) -> bytes:

@@ -12,13 +12,13 @@ import csv
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from omegaconf import OmegaConf
+from infocam.reporting.collect import read_config
 
 
 def sweep_group(sweep_dir: Path) -> str:
     """The wandb group of the runs below ``sweep_dir`` (read from their ``config.yaml``)."""
     configs = sorted(Path(sweep_dir).glob("**/config.yaml"))
-    task_name = str(OmegaConf.load(configs[0]).get("task_name", "report")) if configs else "report"
+    task_name = str(read_config(configs[0]).get("task_name", "report")) if configs else "report"
     if (Path(sweep_dir) / "multirun.yaml").is_file():
         return f"{task_name}-{Path(sweep_dir).name}"
     return task_name

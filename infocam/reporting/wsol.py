@@ -52,7 +52,7 @@ METRICS = [
     "pxap",
     "num_images",
 ]
-CONTEXT = ["dataset", "backbone", "model", "adl", "threshold", "iou_threshold"]
+CONTEXT = ["dataset", "backbone", "model", "adl", "threshold", "iou_threshold", "settings"]
 COLUMNS = SETTINGS + METRICS + CONTEXT + ["seconds", "run"]
 #: averaged within a row of Tables 4-6
 AVERAGED = ["gt_known_loc", "top1_loc", "top1_cls", "top5_cls", "maxboxacc_v2", "maxboxacc_v2_iou50_threshold"]
@@ -93,6 +93,7 @@ def _run_row(run: RunRecord, root: Path) -> dict[str, Any]:
         "adl": bool((model.get("adl") or {}).get("enabled", False)),
         "threshold": float(loc["threshold"]),
         "iou_threshold": float(loc["iou_threshold"]),
+        "settings": settings_label(loc),
         "seconds": m.get("seconds"),
         "run": str(run.directory.relative_to(root)) if run.directory != root else ".",
         "checkpoint": str(config["ckpt_path"]) if config.get("ckpt_path") else None,  # pairs evals (wsol_paired)
@@ -115,6 +116,22 @@ def wsol_rows(sweep_dir: str | Path) -> Collected:
     rows.sort(key=lambda r: (r["dataset"], str(r["backbone"]), r["adl"], CAM_ORDER.get(r["cam"], 9), r["cam"],
                              r["region_size"], str(r["subtract"]), r["alignment"], r["run"]))
     return require_rows(rows, "WSOL run (an infocam-eval metrics.json with test/gt_known_loc)", sweep_dir)
+
+
+def settings_label(loc: dict[str, Any]) -> str:
+    """The localisation settings a row's numbers depend on, as text: rows of different settings
+    are never averaged together (an IoU list of [1.5] scores 0)."""
+    ious = loc["iou_thresholds"]
+    ious = "/".join(f"{float(v):g}" for v in ious) if isinstance(ious, (list, tuple)) else str(ious)
+    curve = loc["curve_thresholds"]
+    curve = f"{len(curve)} listed" if isinstance(curve, (list, tuple)) else f"{curve}"
+    return (f"box {float(loc['threshold']):g}, IoU {float(loc['iou_threshold']):g}, V2 IoUs {ious}, "
+            f"{curve} map thresholds, {loc['protocol']}, {loc['connectivity']}-connected")
+
+
+def _runs_cell(runs: int, settings: str, rows: list[dict]) -> str:
+    """``runs``, naming the settings when the report holds rows of more than one."""
+    return f"{runs} ({settings})" if len({r["settings"] for r in rows}) > 1 else str(runs)
 
 
 # -- grouping into the paper's tables -------------------------------------------------------
@@ -175,14 +192,15 @@ def _region(region: int, alignment: str) -> str:
 
 def table4_markdown(rows: list[dict], dataset: str) -> list[str]:
     groups = _group((r for r in rows if r["dataset"] == dataset),
-                    lambda r: (str(r["backbone"]), table4_method(r), r["adl"], r["region_size"], r["alignment"]) if table4_method(r) else None)
+                    lambda r: (str(r["backbone"]), table4_method(r), r["adl"], r["region_size"], r["alignment"], r["settings"])
+                    if table4_method(r) else None)
     lines = [
         f"### Table 4: localisation on {DATASET_TITLES.get(dataset, dataset)}",
         "",
         "| backbone | method | ADL | R | GT-known Loc | Top-1 Loc | MaxBoxAccV2 | its threshold (IoU 50) | paper GT-known Loc | paper Top-1 Loc | runs |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (backbone, method, adl, region, alignment), members in sorted(groups.items(), key=lambda kv: (kv[0][0], CAM_ORDER[kv[0][1]], *kv[0][2:])):
+    for (backbone, method, adl, region, alignment, settings), members in sorted(groups.items(), key=lambda kv: (kv[0][0], CAM_ORDER[kv[0][1]], *kv[0][2:])):
         avg = _average(members)
         paper_r = PAPER_R.get((dataset, backbone))
         same_r = method == "cam" or region == paper_r
@@ -190,7 +208,7 @@ def table4_markdown(rows: list[dict], dataset: str) -> list[str]:
         lines.append(
             f"| {backbone} | {METHOD_TITLES[method]} | {_yn(adl)} | {_region(region, alignment)} | {_pct(avg['gt_known_loc'])} | "
             f"{_pct(avg['top1_loc'])} | {_pct(avg['maxboxacc_v2'])} | {_num(avg['maxboxacc_v2_iou50_threshold'])} | "
-            f"{_paper(paper, 0)} | {_paper(paper, 1)} | {avg['runs']} |"
+            f"{_paper(paper, 0)} | {_paper(paper, 1)} | {_runs_cell(avg['runs'], settings, rows)} |"
         )
     return lines + [""]
 
@@ -215,15 +233,15 @@ def table5_markdown(rows: list[dict]) -> list[str]:
 
 
 def table6_markdown(rows: list[dict]) -> list[str]:
-    groups = _group(rows, lambda r: (r["dataset"], str(r["backbone"]), r["adl"], *table6_flags(r), r["region_size"], r["alignment"])
-                    if table6_flags(r) else None)
+    groups = _group(rows, lambda r: (r["dataset"], str(r["backbone"]), r["adl"], *table6_flags(r), r["region_size"], r["alignment"],
+                                     r["settings"]) if table6_flags(r) else None)
     lines = [
         "### Table 6: ablation of the region sum R and the subtraction term (Eq. 14)",
         "",
         "| dataset | backbone | ADL | R | region sum | subtraction | GT-known Loc | Top-1 Loc | MaxBoxAccV2 | its threshold (IoU 50) | paper GT-known Loc | paper Top-1 Loc | runs |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (dataset, backbone, adl, use_r, use_sub, region, alignment), members in sorted(groups.items()):
+    for (dataset, backbone, adl, use_r, use_sub, region, alignment, settings), members in sorted(groups.items()):
         avg = _average(members)
         right_r = not use_r or region == PAPER_R.get((dataset, backbone))
         if use_r and use_sub:  # the full infoCAM is Table 4's row
@@ -234,7 +252,8 @@ def table6_markdown(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {DATASET_TITLES.get(dataset, dataset)} | {backbone} | {_yn(adl)} | {_region(region, alignment)} | {_yn(use_r)} | {_yn(use_sub)} | "
             f"{_pct(avg['gt_known_loc'])} | {_pct(avg['top1_loc'])} | {_pct(avg['maxboxacc_v2'])} | "
-            f"{_num(avg['maxboxacc_v2_iou50_threshold'])} | {_paper(paper, 0)} | {_paper(paper, 1)} | {avg['runs']} |"
+            f"{_num(avg['maxboxacc_v2_iou50_threshold'])} | {_paper(paper, 0)} | {_paper(paper, 1)} | "
+            f"{_runs_cell(avg['runs'], settings, rows)} |"
         )
     return lines + [""]
 

@@ -80,6 +80,9 @@ class InfoMaskModule(ClassificationModule):
         if unknown:
             raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
         merged = {**self.settings, **changes}
+        fill = merged["fill"]
+        if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float))):
+            raise ConfigError(f"infomask.fill must be a number or null (each image's minimum), got {fill!r}")
         num_classes = int(self.hparams["num_classes"])
         if not 0 <= int(merged["target_class"]) < num_classes:
             raise ConfigError(f"infomask.target_class must be in [0, {num_classes}), got {merged['target_class']}")

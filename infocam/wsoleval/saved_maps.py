@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from infocam.data.formats.paths import inside
 from infocam.errors import ConfigError, DataError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
@@ -65,11 +66,18 @@ def read_metadata(root: str | Path) -> Metadata:
     """Parse and check the four metadata files (errors name the file and line)."""
     root = Path(root)
     ids_path = root / "image_ids.txt"
-    image_ids = [line for _, line in _lines(ids_path)]
+    image_ids: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, image_id in _lines(ids_path):  # their check: every id once (a repeat would be scored twice)
+        if image_id in first_line:
+            raise DataError(f"{ids_path}:{number}: duplicate image id {image_id!r} (first on line {first_line[image_id]})")
+        inside(Path("scoremap_root"), image_id, ids_path, number, "image id")  # ids name files under scoremap_root
+        first_line[image_id] = number
+        image_ids.append(image_id)
     if not image_ids:
         raise DataError(f"{ids_path}: no image ids")
-    known = set(image_ids)
     meta = Metadata(image_ids)
+    box_lines: dict[str, list[int]] = {}
     sizes_path = root / "image_sizes.txt"
     for number, line in _lines(sizes_path):
         parts = line.split(",")
@@ -91,12 +99,15 @@ def read_metadata(root: str | Path) -> Metadata:
             if x1 < x0 or y1 < y0:
                 raise DataError(f"{loc_path}:{number}: box must have x0 <= x1 and y0 <= y1, got {line!r}")
             meta.boxes.setdefault(parts[0], []).append((x0, y0, x1, y1))
+            box_lines.setdefault(parts[0], []).append(number)
         elif len(parts) == 3:
             if meta.boxes:
                 raise DataError(f"{loc_path}:{number}: a mask line in a box file: {line!r}")
             image_id, mask, ignore = parts
             if not mask:
                 raise DataError(f"{loc_path}:{number}: empty mask path in {line!r}")
+            for relpath in (mask, ignore) if ignore else (mask,):  # both are read from mask_root
+                inside(Path("mask_root"), relpath, loc_path, number, "mask path")
             if image_id in meta.masks:
                 if ignore:
                     raise DataError(f"{loc_path}:{number}: only an image's first mask line may name an ignore mask")
@@ -107,14 +118,32 @@ def read_metadata(root: str | Path) -> Metadata:
         else:
             raise DataError(f"{loc_path}:{number}: expected 'relpath,x0,y0,x1,y1' or 'relpath,mask,ignore', got {line!r}")
     annotated = meta.masks if meta.masks else meta.boxes
+    past_border = 0
     for image_id in image_ids:
         if image_id not in annotated:
             raise DataError(f"{loc_path}: no box or mask for image id {image_id!r} (listed in {ids_path})")
         if meta.boxes and image_id not in meta.sizes:
             raise DataError(f"{sizes_path}: no size for image id {image_id!r} (listed in {ids_path})")
-    if not known:
-        raise DataError(f"{ids_path}: no image ids")
+        if meta.boxes:
+            past_border += _check_boxes_in_image(meta, image_id, box_lines[image_id], loc_path)
+    if past_border:  # scored as given, as theirs does; a box wholly outside was refused above
+        log.warning("%s: %d box(es) reach past their image's border (image_sizes.txt)", loc_path, past_border)
     return meta
+
+
+def _check_boxes_in_image(meta: Metadata, image_id: str, lines: list[int], loc_path: Path) -> int:
+    """Refuse a box that starts beyond its image (``image_sizes.txt``): scaled to 224 it would
+    lie outside every map. Returns how many boxes reach past the border (allowed, counted)."""
+    width, height = meta.sizes[image_id]
+    past = 0
+    for (x0, y0, x1, y1), number in zip(meta.boxes[image_id], lines):
+        if x0 >= width or y0 >= height:
+            raise DataError(
+                f"{loc_path}:{number}: box ({x0}, {y0}, {x1}, {y1}) lies outside its {width}x{height} image "
+                f"(image_sizes.txt)"
+            )
+        past += x1 > width or y1 > height
+    return past
 
 
 def scaled_boxes(meta: Metadata, image_id: str) -> list[tuple[int, int, int, int]]:
@@ -197,6 +226,39 @@ def _batches(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+USAGE = (
+    "usage: infocam-eval-maps metadata_root=DIR scoremap_root=DIR [mask_root=DIR] [cam_curve_interval=0.01] "
+    "[multi_contour_eval=true] [iou_threshold_list=[30,50,70]] [batch_size=64]"
+)
+
+
+def _number(cfg: DictConfig, key: str, kind: type, default: Any = None) -> Any:
+    value = cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
+        raise ConfigError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    return kind(value)
+
+
+def _settings(cfg: DictConfig) -> tuple[float, list[float], int]:
+    """(cam_curve_interval, iou_threshold_list, batch_size), each checked, before any file is read."""
+    missing = [k for k in ("metadata_root", "scoremap_root") if OmegaConf.is_missing(cfg, k) or not cfg.get(k)]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} must be set; {USAGE}")
+    interval = _number(cfg, "cam_curve_interval", float)
+    if not 0 < interval < 1:
+        raise ConfigError(f"cam_curve_interval must be in (0, 1), got {interval}")
+    ious = cfg.get("iou_threshold_list")
+    if not OmegaConf.is_list(ious) and not isinstance(ious, (list, tuple)):
+        raise ConfigError(f"iou_threshold_list must be a list such as [30,50,70], got {ious!r}")
+    for value in ious:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"iou_threshold_list must hold numbers (percent or fraction), got {value!r}")
+    batch_size = _number(cfg, "batch_size", int, 64)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+    return interval, list(ious), batch_size
+
+
 def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     """Read, check, score; then write ``metrics.json`` and ``accuracy_curve.{csv,png}``."""
     from rich.progress import track
@@ -204,6 +266,7 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
 
     started = time.perf_counter()
+    interval, iou_list, batch_size = _settings(cfg)
     output_dir = ensure_writable_dir(cfg.paths.output_dir)
     scoremap_root = Path(str(cfg.scoremap_root))
     if not scoremap_root.is_dir():
@@ -218,10 +281,8 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
         path = scoremap_path(scoremap_root, image_id)
         if not path.is_file():
             raise DataError(f"{path}: no score map for image id {image_id!r}")
-    interval = float(cfg.cam_curve_interval)
-    boxes = WsolBoxAccuracy(interval, list(cfg.iou_threshold_list), bool(cfg.multi_contour_eval))
+    boxes = WsolBoxAccuracy(interval, iou_list, bool(cfg.multi_contour_eval))
     pxap = WsolPxAP(interval)
-    batch_size = max(1, int(cfg.get("batch_size", 64)))
     batches = list(_batches(meta.image_ids, batch_size))
     progress = track(batches, description="scoring maps", disable=not cfg.get("progress", True))
     for ids in progress:
@@ -236,6 +297,12 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
                     )
                 pxap.update(scoremap[None], mask[None])
             continue
+        for image_id, scoremap in zip(ids, maps):  # boxes are scaled to 224: so must the maps be
+            if scoremap.shape != (RESIZE_LENGTH, RESIZE_LENGTH):
+                raise DataError(
+                    f"{scoremap_path(scoremap_root, image_id)}: map is {scoremap.shape[0]}x{scoremap.shape[1]}, "
+                    f"boxes are scored at {RESIZE_LENGTH}x{RESIZE_LENGTH} (their inference saves maps at that size)"
+                )
         by_shape: dict[tuple[tuple[int, ...], str], list[int]] = {}
         for j, scoremap in enumerate(maps):  # one kernel call per map size and dtype
             by_shape.setdefault((scoremap.shape, scoremap.dtype.str), []).append(j)

@@ -158,3 +158,81 @@ def test_cli_prints_one_line(tmp_path):
     assert lines == [f"infocam: error: {meta / 'localization.txt'}:1: box must have x0 <= x1 and y0 <= y1, got "
                      "'test/000.Bird/img_0.jpg,10,2,3,40'"], proc.stderr[-2000:]
     assert not (run / "metrics.json").exists()
+
+
+# -- issue 21: paths inside their roots (item 6), metadata their validation refuses (item 8) --
+def _set_first_id(meta: Path, new_id: str) -> None:
+    """Rename image 0 everywhere in the metadata (its map keeps its file)."""
+    for name in ("image_ids", "class_labels", "image_sizes", "localization"):
+        path = meta / f"{name}.txt"
+        path.write_text(path.read_text().replace("test/000.Bird/img_0.jpg", new_id))
+
+
+def _set_first_box(meta: Path, line: str) -> None:
+    lines = (meta / "localization.txt").read_text().splitlines()
+    (meta / "localization.txt").write_text("\n".join([line, *lines[1:]]) + "\n")
+
+
+METADATA_REFUSED = [
+    (lambda meta, maps, tmp: _set_first_id(meta, "../../outside/secret"), r"image_ids\.txt:1: image id '\.\./\.\./outside/secret' must be a relative path"),
+    (lambda meta, maps, tmp: _set_first_id(meta, str(tmp / "outside" / "secret")), r"image_ids\.txt:1: image id '/.*' must be a relative path"),
+    (lambda meta, maps, tmp: (meta / "image_ids.txt").write_text(
+        "test/000.Bird/img_0.jpg\ntest/001.Bird/img_1.jpg\ntest/000.Bird/img_0.jpg\n"),
+     r"image_ids\.txt:3: duplicate image id 'test/000\.Bird/img_0\.jpg' \(first on line 1\)"),
+    (lambda meta, maps, tmp: np.save(maps / "test/001.Bird/img_1.jpg.npy", np.full((28, 28), 0.5)),
+     r"img_1\.jpg\.npy: map is 28x28, boxes are scored at 224x224"),
+    (lambda meta, maps, tmp: _set_first_box(meta, "test/000.Bird/img_0.jpg,9000,9000,9100,9100"),
+     r"localization\.txt:1: box \(9000, 9000, 9100, 9100\) lies outside its \d+x\d+ image"),
+]
+
+
+@pytest.mark.parametrize("damage,message", METADATA_REFUSED, ids=["dotdot_id", "absolute_id", "duplicate_id", "small_map", "box_outside"])
+def test_metadata_their_validation_refuses_is_one_line(tmp_path, make_cfg, damage, message):
+    meta, maps = write_box_layout(tmp_path, count=3)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    np.save(outside / "secret.npy", np.full((224, 224), 0.5))  # what a climbing id would read
+    damage(meta, maps, tmp_path)
+    run = tmp_path / "run"
+    cfg = make_cfg([f"metadata_root={meta}", f"scoremap_root={maps}", "progress=false"], config_name="eval_maps", output_dir=run)
+    with pytest.raises(DataError, match=message):
+        evaluate_maps(cfg)
+    assert not (run / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("bad", ["../outside/m.png", "/etc/hostname"])
+def test_mask_paths_stay_inside_mask_root(tmp_path, make_cfg, bad):
+    meta, maps = write_box_layout(tmp_path, count=1)
+    (meta / "localization.txt").write_text(f"test/000.Bird/img_0.jpg,{bad},\n")
+    cfg = make_cfg([f"metadata_root={meta}", f"scoremap_root={maps}", f"mask_root={tmp_path}", "progress=false"],
+                   config_name="eval_maps", output_dir=tmp_path / "run")
+    with pytest.raises(DataError, match=r"localization\.txt:1: mask path '.*' must be a relative path inside mask_root"):
+        evaluate_maps(cfg)
+
+
+def test_box_past_the_border_is_scored_with_one_warning(tmp_path, make_cfg, caplog):
+    meta, maps = write_box_layout(tmp_path, count=3)
+    sizes = dict(line.split(",", 1) for line in (meta / "image_sizes.txt").read_text().split())
+    w, h = map(int, sizes["test/000.Bird/img_0.jpg"].split(","))
+    _set_first_box(meta, f"test/000.Bird/img_0.jpg,10,10,{w + 40},{h + 40}")
+    cfg = make_cfg([f"metadata_root={meta}", f"scoremap_root={maps}", "progress=false"], config_name="eval_maps", output_dir=tmp_path / "run")
+    evaluate_maps(cfg)
+    assert [r.message for r in caplog.records if "border" in r.message] == [
+        f"{meta / 'localization.txt'}: 1 box(es) reach past their image's border (image_sizes.txt)"]
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "metadata_root and scoremap_root must be set; usage: infocam-eval-maps metadata_root=DIR scoremap_root=DIR"),
+    (["cam_curve_interval=abc"], "cam_curve_interval must be a number, got 'abc'"),
+    (["iou_threshold_list=[a]"], "iou_threshold_list must hold numbers (percent or fraction), got 'a'"),
+    (["batch_size=abc"], "batch_size must be an integer, got 'abc'"),
+    (["batch_size=0"], "batch_size must be at least 1, got 0"),
+])
+def test_bad_settings_are_one_line(tmp_path, args, message):
+    if args:
+        meta, maps = write_box_layout(tmp_path, count=1)
+        args = [f"metadata_root={meta}", f"scoremap_root={maps}", *args]
+    proc = eval_maps([*args, f"hydra.run.dir={tmp_path / 'run'}", "progress=false"], tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"infocam: error: {message}"), proc.stderr[-2000:]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from infocam.data.formats.paths import inside, stays_inside
 from infocam.errors import DataError
 
 CUB_DIR = "CUB_200_2011"
@@ -126,5 +127,8 @@ def read_cub(root: str | Path) -> tuple[list[CubImage], list[str]]:
         if w <= 0 or h <= 0 or x < 0 or y < 0:
             line = _line_of(files["bounding_boxes.txt"], image_id)
             raise DataError(f"{files['bounding_boxes.txt']}:{line}: box ({x}, {y}, {w}, {h}) needs x, y >= 0 and width, height > 0")
-        result.append(CubImage(image_id, base / "images" / images[image_id][0], class_id - 1, split[image_id][0], (x, y, w, h)))
+        relpath = images[image_id][0]
+        line = _line_of(files["images.txt"], image_id) if not stays_inside(relpath) else None  # only to name it
+        path = inside(base / "images", relpath, files["images.txt"], line, "image")
+        result.append(CubImage(image_id, path, class_id - 1, split[image_id][0], (x, y, w, h)))
     return result, [classes[c][0] for c in class_ids]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from infocam.data.boxed_images import BoxedImage
+from infocam.data.formats.paths import inside
 from infocam.errors import DataError
 
 TINY_DIR = "tiny-imagenet-200"
@@ -37,6 +38,7 @@ def read_wnids(path: Path) -> list[str]:
                 raise DataError(f"{path}:{number}: expected one WordNet id, got {line.strip()!r}")
             if fields[0] in wnids:
                 raise DataError(f"{path}:{number}: duplicate wnid {fields[0]}")
+            inside(path.parent / "train", fields[0], path, number, "wnid")  # it names a folder under train/
             wnids.append(fields[0])
     if not wnids:
         raise DataError(f"{path}: no entries")
@@ -96,7 +98,7 @@ def read_tiny_imagenet(root: str | Path) -> tuple[list[BoxedImage], list[BoxedIm
                 raise DataError(f"{boxes_file}:{number}: duplicate image {name}")
             seen.add(name)
             box = _corners(boxes_file, number, fields[1:], line)
-            image = _image(folder / "images" / name, boxes_file, number)
+            image = _image(inside(folder / "images", name, boxes_file, number, "image"), boxes_file, number)
             train.append(BoxedImage(len(train), image, index[wnid], (box,), f"{boxes_file}:{number}"))
     annotations = base / "val" / "val_annotations.txt"
     val: list[BoxedImage] = []
@@ -109,7 +111,7 @@ def read_tiny_imagenet(root: str | Path) -> tuple[list[BoxedImage], list[BoxedIm
             raise DataError(f"{annotations}:{number}: duplicate image {name}")
         seen.add(name)
         box = _corners(annotations, number, fields[2:], line)
-        image = _image(base / "val" / "images" / name, annotations, number)
+        image = _image(inside(base / "val" / "images", name, annotations, number, "image"), annotations, number)
         val.append(BoxedImage(len(train) + len(val), image, index[wnid], (box,), f"{annotations}:{number}"))
     if not val:
         raise DataError(f"{annotations}: no entries")
