@@ -48,6 +48,7 @@ from infocam.data.boxed_images import (
 from infocam.data.formats.cub import CUB_DIR, CubImage, _line_of, read_cub
 from infocam.data.imbalance import (
     AUTHORS,
+    IndexSelection,
     balance_spec,
     check_balance_splits,
     class_counts,
@@ -132,7 +133,7 @@ class CUBDataModule(SplitDataModule):
             (train, val, test), selection = self._authors_splits(train, test, spec)
         else:
             selection = select_indices(spec, labels_of(train), hp.num_classes, hp.seed + 1)
-            train = [train[k] for k in selection.indices.tolist()]
+            train = kept(train, selection)
             val, test = split_val_test(test, hp.val_fraction, hp.seed)
             if hp.balance_splits == "all":
                 pinned = eval_spec(spec, selection)
@@ -162,7 +163,9 @@ class CUBDataModule(SplitDataModule):
         }
         record_data_summary(hp.summary_path, self.summary)
 
-    def _authors_splits(self, train: list[CubImage], test: list[CubImage], spec: Mapping[str, Any] | None):
+    def _authors_splits(
+        self, train: list[CubImage], test: list[CubImage], spec: Mapping[str, Any] | None
+    ) -> tuple[tuple[list[CubImage], list[CubImage], list[CubImage]], IndexSelection]:
         """(train, val, test) by the ``authors`` rule, in images.txt order, and the training selection."""
         hp = self.hparams
         specs = split_specs(spec)
@@ -183,6 +186,6 @@ def labels_of(items: Sequence[Any]) -> Tensor:
     return torch.tensor([item.label for item in items], dtype=torch.long)
 
 
-def kept(items: list, selection: Any) -> list:
+def kept(items: list, selection: IndexSelection) -> list:
     """The items an index selection keeps, in order."""
     return [items[k] for k in selection.indices.tolist()]

@@ -29,6 +29,7 @@ from infocam.data.formats.idx import read_idx, resolve_idx
 from infocam.data.imbalance import (
     AUTHORS,
     SPLITS,
+    IndexSelection,
     balance_spec,
     check_balance_splits,
     class_counts,
@@ -90,7 +91,7 @@ class MNISTDataModule(SplitDataModule):
 
     ``balance`` names one of ``balance_options`` (index transforms, see
     :mod:`infocam.data.imbalance`); the default options are ``original`` (as shipped),
-    ``balanced`` (every class cut to the smallest one's count, as in the paper) and
+    ``balanced`` (every class cut to the smallest one's count, as in the paper),
     ``unbalanced`` (90 % of the training digits 0, 2, 4, 6, 8 dropped) and ``authors`` (the
     released code's splits, module docstring). ``balance_splits``: ``train`` (the paper's text)
     or ``all`` (validation and test reduced too). ``authors_records``: the authors' record ranges
@@ -169,7 +170,9 @@ class MNISTDataModule(SplitDataModule):
         }
         record_data_summary(hp.summary_path, self.summary)
 
-    def _authors_positions(self, labels: Tensor, spec: Mapping[str, Any] | None) -> tuple[dict[str, Tensor], Any]:
+    def _authors_positions(
+        self, labels: Tensor, spec: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Tensor], IndexSelection]:
         """Each split's records of the official training file, cut by the ``authors`` rule."""
         hp = self.hparams
         specs = split_specs(spec)
@@ -184,4 +187,4 @@ class MNISTDataModule(SplitDataModule):
             window = torch.arange(start, stop)
             selections[split] = select_indices(specs[split], labels[window], hp.num_classes, hp.seed + 1)
             positions[split] = window[selections[split].indices]
-        return {split: positions[split] for split in ("train", "val", "test")}, selections["train"]
+        return positions, selections["train"]
