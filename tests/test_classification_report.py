@@ -105,7 +105,8 @@ def test_report_states_the_test_class_counts_and_maps_authors_to_the_paper(tmp_p
     assert ("- test split class counts (authors, test reduced like training; 300-1000 per class): "
             "[300, 1000, 300, 1000, 300, 1000, 300, 1000, 300, 1000]") in md
     assert "- test split class counts (unbalanced, test not reduced; 980-1135 per class): [980, 1135," in md
-    rows = {(r["balance"], r["loss"]): r for r in csv.DictReader(open(tmp_path / "out" / "classification_mnist.csv"))}
+    table = (tmp_path / "out" / "classification_mnist.csv").read_text().splitlines()
+    rows = {(r["balance"], r["loss"]): r for r in csv.DictReader(table)}
     assert float(rows[("authors", "pc_softmax")]["paper_acc_per_class"]) == pytest.approx(96.30)
     assert "not MNIST's 10,000 images" in md  # the unbalanced runs' 10,575-image test split; authors' is theirs
     assert "some runs recorded no test class counts" not in md

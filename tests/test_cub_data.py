@@ -238,10 +238,10 @@ def test_authors_splits_reproduce_the_released_code(tmp_path):
         return ids[start:start + count]
 
     ids = {split: sorted(i.image_id for i in dm.splits[split].items) for split in ("train", "val", "test")}
-    assert ids["train"] == sorted(sum((first(True, c, 0, 10 if c % 2 == 0 else 12) for c in range(4)), []))
-    assert ids["test"] == sorted(sum((first(False, c, 0, 5 if c % 2 == 0 else 15) for c in range(4)), []))
+    assert ids["train"] == sorted(i for c in range(4) for i in first(True, c, 0, 10 if c % 2 == 0 else 12))
+    assert ids["test"] == sorted(i for c in range(4) for i in first(False, c, 0, 5 if c % 2 == 0 else 15))
     # validation: the test images left out, by the test rule (the next 5 / the remaining 5)
-    assert ids["val"] == sorted(sum((first(False, c, 5 if c % 2 == 0 else 15, 5) for c in range(4)), []))
+    assert ids["val"] == sorted(i for c in range(4) for i in first(False, c, 5 if c % 2 == 0 else 15, 5))
     recorded = json.loads(summary.read_text())
     assert recorded["class_counts"] == {"train": [10, 12, 10, 12], "val": [5, 5, 5, 5], "test": [5, 15, 5, 15]}
     assert recorded["balance"] == "authors" and recorded["balance_splits"] == "all"
