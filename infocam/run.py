@@ -249,8 +249,9 @@ def check_checkpoint_fits_data(task: L.LightningModule, datamodule: L.LightningD
 
 
 #: data settings that make a test split what the training run held out: an eval that does not
-#: set them on its command line takes them from the checkpoint (resolution, classes, val/test halves)
-DATA_IDENTITY = ("image_size", "num_classes", "seed", "val_fraction", "eval_transform")
+#: set them on its command line takes them from the checkpoint (resolution, classes, val/test
+#: halves, and the balance, which reduces the test split with balance_splits=all or authors)
+DATA_IDENTITY = ("image_size", "num_classes", "seed", "val_fraction", "eval_transform", "balance", "balance_splits")
 
 
 def command_line_keys() -> set[str] | None:

@@ -9,6 +9,7 @@ from torch import nn
 import infocam.cams  # noqa: F401
 from infocam.cams.base import region_sum
 from infocam.errors import ConfigError
+from infocam.localization import cams_to_boxes
 from infocam.models.gap_cnn import GapCNN, PlainCNN
 from infocam.registry import CAMS
 
@@ -95,6 +96,29 @@ def test_region_sum_same_and_full_alignment():
     assert even.shape == (1, 14, 14) and even[0, 5:9, 5:9].eq(2.0).all() and even.sum() == 2.0 * 16 + 1.0 * 4
     ones = torch.ones(2, 5, 5)
     assert region_sum(ones, 3)[0, 2, 2] == 9 and region_sum(ones, 3)[0, 0, 0] == 4
+
+
+@pytest.mark.parametrize("region", [3, 5])
+def test_full_alignment_stretched_over_the_image_moves_peaks_toward_the_centre(region):
+    """The authors' geometry on a toy 14x14 map at 224 px: a peak at cell i, region-summed with
+    ``full`` and stretched over the image, is centred at (i + (R-1)/2 + 1/2) * S / (h + R - 1),
+    not at its true (i + 1/2) * S / h (where ``same`` keeps it): every box is pulled toward the
+    image centre, and a peak at the centre stays put."""
+    h, size = 14, 224
+    for i in (0, 3, 6, 10, 13):
+        m = torch.zeros(1, h, h)
+        m[0, i, i] = 1.0
+        centres = {}
+        for alignment in ("same", "full"):
+            box = cams_to_boxes(region_sum(m, region, alignment), 0.5, image_size=(size, size), backend="torch")[0]
+            centres[alignment] = float(box[0] + box[2]) / 2
+            assert float(box[0] + box[2]) == pytest.approx(float(box[1] + box[3]))  # symmetric toy
+        true = (i + 0.5) * size / h
+        assert centres["full"] == pytest.approx((i + (region - 1) / 2 + 0.5) * size / (h + region - 1), abs=0.5)
+        if region // 2 <= i <= h - 1 - region // 2:  # else same's window is clipped by the border
+            assert centres["same"] == pytest.approx(true, abs=0.5)
+        assert abs(centres["full"] - size / 2) < abs(true - size / 2)  # toward the centre
+        assert abs(centres["full"] - size / 2) == pytest.approx(abs(true - size / 2) * h / (h + region - 1), abs=0.5)
 
 
 def test_full_alignment_through_the_registry(model, images):

@@ -11,7 +11,7 @@ from conftest import run_cli_in_process
 from omegaconf import OmegaConf
 
 from infocam.errors import DataError
-from infocam.reporting.classification import write_classification_report
+from infocam.reporting.classification import describe_counts, write_classification_report
 
 # per (balance, loss): five per-class accuracies; pc_softmax beats softmax on every unbalanced seed
 VALUES = {
@@ -82,3 +82,36 @@ def test_report_cli(tmp_path):
     proc = run_cli_in_process("report", ["kind=classification", f"sweep_dir={tmp_path / 'sweep'}", f"out_dir={tmp_path / 'out'}"], tmp_path, check=True)
     assert "classification_mnist.md" in proc.stdout
     assert (tmp_path / "out" / "classification_mnist.csv").is_file()
+
+
+def test_report_states_the_test_class_counts_and_maps_authors_to_the_paper(tmp_path):
+    """Runs of data.balance=authors (imbalanced test split) beside the paper's unbalanced column,
+    with the test split's per-class counts from data_summary.json."""
+    sweep = tmp_path / "sweep"
+    counts = {"authors": [300, 1000] * 5, "unbalanced": [980, 1135] * 5}
+    for job, (balance, loss) in enumerate([(b, l) for b in counts for l in ("softmax", "pc_softmax")]):
+        run = sweep / str(job)
+        run.mkdir(parents=True)
+        config = {"seed": 1, "loss": {"name": loss}, "data": {"_target_": "infocam.data.mnist.MNISTDataModule",
+                                                                  "balance": balance, "root": "/data/mnist"}}
+        (run / "config.yaml").write_text(OmegaConf.to_yaml(config))
+        (run / "metrics.json").write_text(json.dumps({"test/acc": 0.9, "test/acc_per_class_mean": 0.85}))
+        splits = "all" if balance == "authors" else "train"
+        summary = {"sizes": {"test": sum(counts[balance])}, "balance_splits": splits,
+                   "class_counts": {"test": counts[balance]}}
+        (run / "data_summary.json").write_text(json.dumps(summary))
+    write_classification_report(str(sweep), str(tmp_path / "out"))
+    md = (tmp_path / "out" / "classification_mnist.md").read_text()
+    assert ("- test split class counts (authors, test reduced like training; 300-1000 per class): "
+            "[300, 1000, 300, 1000, 300, 1000, 300, 1000, 300, 1000]") in md
+    assert "- test split class counts (unbalanced, test not reduced; 980-1135 per class): [980, 1135," in md
+    table = (tmp_path / "out" / "classification_mnist.csv").read_text().splitlines()
+    rows = {(r["balance"], r["loss"]): r for r in csv.DictReader(table)}
+    assert float(rows[("authors", "pc_softmax")]["paper_acc_per_class"]) == pytest.approx(96.30)
+    assert "not MNIST's 10,000 images" in md  # the unbalanced runs' 10,575-image test split; authors' is theirs
+    assert "some runs recorded no test class counts" not in md
+
+
+def test_describe_counts_groups_many_classes():
+    assert describe_counts([5, 15] * 100) == "5 images x 100 classes, 15 images x 100 classes"
+    assert describe_counts([1, 2, 3]) == "[1, 2, 3]"

@@ -6,7 +6,9 @@ import json
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from fixtures.classification import make_cub
+from omegaconf import OmegaConf
 
 from infocam.data.cub import CUBDataModule
 from infocam.data.formats.cub import read_cub
@@ -203,3 +205,43 @@ def test_val_and_test_halves_partition_the_official_test_set(tmp_path):
     assert not set(val) & set(test) and set(val) | set(test) == official
     assert torch.bincount(torch.tensor([i.label for i in dm.splits["val"].items])).tolist() == [2, 3, 2, 2]
     assert [i.image_id for i in datamodule(tmp_path, seed=7).splits["val"].items] == val
+
+
+def test_balance_splits_all_reduces_the_same_classes_in_val_and_test(tmp_path):
+    make_cub(tmp_path)
+    summary = tmp_path / "run" / "data_summary.json"
+    dm = datamodule(tmp_path, balance="unbalanced", balance_splits="all", seed=5, val_fraction=0.5,
+                    summary_path=str(summary))
+    recorded = json.loads(summary.read_text())
+    reduced = recorded["reduced_classes"]
+    # 6 training, 2 val and 2 test images per class; the reduced classes lose half of each
+    assert recorded["class_counts"] == {
+        split: [n // 2 if c in reduced else n for c in range(4)] for split, n in (("train", 6), ("val", 2), ("test", 2))
+    } and len(reduced) == 2
+    assert not {i.image_id for i in dm.splits["val"].items} & {i.image_id for i in dm.splits["test"].items}
+    same = datamodule(tmp_path, balance="unbalanced", balance_splits="all", seed=5, val_fraction=0)
+    assert same.splits["val"].items == same.splits["test"].items and len(same.splits["test"]) == 12  # 4+4+2+2
+
+
+def test_authors_splits_reproduce_the_released_code(tmp_path):
+    """The authors entry of conf/data/cub.yaml on a fixture with 12 training and 20 test images per
+    class: even labels keep their first 10 / 5, odd ones all 12 / the first 15, in images.txt order."""
+    options = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "data" / "cub.yaml").balance_options)
+    make_cub(tmp_path, train_per_class=(12,) * 4, test_per_class=(20,) * 4, size=(16, 16))
+    summary = tmp_path / "run" / "data_summary.json"
+    dm = datamodule(tmp_path, balance="authors", balance_options=options, verify_images=False,
+                    summary_path=str(summary))
+    items, _ = read_cub(tmp_path)  # images.txt order
+
+    def first(is_train, label, start, count):
+        ids = [i.image_id for i in items if i.is_train == is_train and i.label == label]
+        return ids[start:start + count]
+
+    ids = {split: sorted(i.image_id for i in dm.splits[split].items) for split in ("train", "val", "test")}
+    assert ids["train"] == sorted(i for c in range(4) for i in first(True, c, 0, 10 if c % 2 == 0 else 12))
+    assert ids["test"] == sorted(i for c in range(4) for i in first(False, c, 0, 5 if c % 2 == 0 else 15))
+    # validation: the test images left out, by the test rule (the next 5 / the remaining 5)
+    assert ids["val"] == sorted(i for c in range(4) for i in first(False, c, 5 if c % 2 == 0 else 15, 5))
+    recorded = json.loads(summary.read_text())
+    assert recorded["class_counts"] == {"train": [10, 12, 10, 12], "val": [5, 5, 5, 5], "test": [5, 15, 5, 15]}
+    assert recorded["balance"] == "authors" and recorded["balance_splits"] == "all"

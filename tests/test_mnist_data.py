@@ -8,11 +8,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
 from fixtures.classification import make_mnist
+from omegaconf import OmegaConf
 
 from infocam.data.formats.idx import read_idx, write_idx
-from infocam.data.mnist import MNISTDataModule
-from infocam.errors import DataError
+from infocam.data.mnist import AUTHORS_RECORDS, MNIST_FILES, MNISTDataModule
+from infocam.errors import ConfigError, DataError
+
+REPO_CONF = REPO_ROOT / "conf"
 
 OPTIONS = {
     "original": None,
@@ -112,3 +116,65 @@ def test_corrupt_gzip_names_the_file(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: cannot read"):
         datamodule(tmp_path)
+
+
+def test_balance_splits_all_reduces_val_and_test_the_same_way(tmp_path):
+    make_mnist(tmp_path)
+    summary = tmp_path / "run" / "data_summary.json"
+    dm = datamodule(tmp_path, balance="unbalanced", balance_splits="all", val_fraction=0.1, summary_path=str(summary))
+    assert dm.train_class_counts.tolist() == [5, 45] * 5
+    # val: 5 per digit, floor(0.9 * 5) = 4 dropped; test: 7 per digit, 6 dropped
+    assert torch.bincount(dm.splits["val"].tensors[1]).tolist() == [1, 5] * 5
+    assert torch.bincount(dm.splits["test"].tensors[1]).tolist() == [1, 7] * 5
+    recorded = json.loads(summary.read_text())
+    assert recorded["balance_splits"] == "all"
+    assert recorded["class_counts"] == {"train": [5, 45] * 5, "val": [1, 5] * 5, "test": [1, 7] * 5}
+    with pytest.raises(ConfigError, match="balance_splits must be one of train, all"):
+        MNISTDataModule(str(tmp_path), balance_options=OPTIONS, balance_splits="test")
+
+
+def released_code_split(labels, start, stop, even, odd):
+    """The authors' loop (dataset_tool.py) written out plainly: walk the records in order, count
+    each label, keep a record while its label's count is within the limit."""
+    seen, kept = {}, []
+    for index in range(start, stop):
+        label = int(labels[index])
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] <= (even if label % 2 == 0 else odd):
+            kept.append(index)
+    return kept
+
+
+def test_authors_splits_reproduce_the_released_code(tmp_path):
+    """Scaled down (their records 0-39,999 / 40,000-49,999 and 300 / 3,000 images need the full
+    file): the same rule on a 600-record training file, the test file never read."""
+    make_mnist(tmp_path, train_per_class=(60,) * 10, gz=False)
+    for name in MNIST_FILES["test"]:
+        (tmp_path / "MNIST" / "raw" / name).unlink()  # their splits come from the training file only
+    records = {"train": [0, 400], "test": [400, 500], "val": [500, 600]}
+    options = {**OPTIONS, "authors": {"name": "first_per_class", "even": 3, "odd": 30}}
+    summary = tmp_path / "run" / "data_summary.json"
+    dm = MNISTDataModule(str(tmp_path), balance="authors", balance_options=options, authors_records=records,
+                         summary_path=str(summary))
+    dm.setup("fit")
+    images, labels = read_idx(_raw(tmp_path, "train-images-idx3-ubyte")), read_idx(_raw(tmp_path, "train-labels-idx1-ubyte"))
+    for split, (start, stop) in records.items():
+        expected = released_code_split(labels, start, stop, even=3, odd=30)
+        x, y = dm.splits[split].tensors
+        assert y.tolist() == labels[expected].long().tolist()
+        torch.testing.assert_close(x, MNISTDataModule._to_float(images[expected]))
+    counts = json.loads(summary.read_text())["class_counts"]
+    assert counts["train"][0::2] == [3] * 5 and counts["train"][1::2] == [30] * 5  # ~40 of each in 400 records
+    test_counts = torch.bincount(labels[400:500].long(), minlength=10).tolist()
+    assert counts["test"] == [min(n, 3 if c % 2 == 0 else 30) for c, n in enumerate(test_counts)]
+    assert max(counts["test"][1::2]) > 3  # the test split is imbalanced too
+    with pytest.raises(DataError, match="records 500-699 of MNIST's training file, which has 600"):
+        MNISTDataModule(str(tmp_path), balance="authors", balance_options=options,
+                        authors_records={**records, "val": [500, 700]}).setup("fit")
+
+
+def test_authors_option_is_the_released_code_by_default():
+    conf = OmegaConf.load(REPO_CONF / "data" / "mnist.yaml")
+    assert OmegaConf.to_container(conf.balance_options.authors) == {"name": "first_per_class", "even": 300, "odd": 3000}
+    assert conf.balance_splits == "train"
+    assert AUTHORS_RECORDS["train"] == (0, 40_000) and AUTHORS_RECORDS["test"] == (40_000, 50_000)

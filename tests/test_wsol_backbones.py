@@ -56,15 +56,29 @@ def test_vgg16_gap_layout_and_shapes(vgg, images):
     assert vgg.new_layers() == [vgg.conv6, vgg.fc]
 
 
-def test_resnet50_wsol_keeps_stride_8(resnet, images):
+def test_resnet50_wsol_feature_maps_at_both_settings(resnet, images):
+    """Default: only layer4 unstrided (the InfoCAM authors', stride 16); large_feature_map also
+    unstrides layer3 (wsolevaluation's, stride 8). Real maps at 64 px; shapes at 224 px on the
+    meta device (no arithmetic, so no CPU time)."""
     with torch.no_grad():
-        assert resnet.forward_features(images).shape == (2, 2048, 8, 8)  # 64 / 8: 28x28 at 224 px
+        assert resnet.forward_features(images).shape == (2, 2048, 4, 4)  # 64 / 16
         assert resnet(images).shape == (2, 5)
-        small = MODELS.create("resnet50_wsol", num_classes=5, large_feature_map=False).eval()
-        assert small.forward_features(images).shape == (2, 2048, 4, 4)  # only layer4 unstrided
+        with torch.device("meta"):
+            big = torch.empty(1, 3, 224, 224)
+            for large, side in ((False, 14), (True, 28)):
+                model = MODELS.create("resnet50_wsol", num_classes=5, large_feature_map=large).eval()
+                assert model.forward_features(big).shape == (1, 2048, side, side)
+                small = model.forward_features(torch.empty(1, 3, 64, 64)).shape[-2:]
+                assert small == ((8, 8) if large else (4, 4))
+    assert resnet.layer3[0].conv2.stride == (2, 2) and resnet.layer4[0].conv2.stride == (1, 1)
     assert resnet.new_layers() == [resnet.fc] and resnet.get_classifier().in_features == 2048
     names = [n for n, _ in resnet.stages()]
     assert names[0] == "stem" and names[-1] == "layer4.2" and len(names) == 1 + 3 + 4 + 6 + 3
+
+
+def test_resnet_recipes_default_to_the_authors_maps(make_cfg):
+    for experiment in ("wsol_cub_resnet50", "wsol_tiny_resnet50"):
+        assert make_cfg([f"experiment={experiment}"]).model.large_feature_map is False
 
 
 # -- ADL -----------------------------------------------------------------------------------

@@ -22,14 +22,15 @@ def test_table_rows_sorted_by_method_and_region_with_checkpoint_cam_fallback(tmp
     lines = csv_path.read_text().splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["cam", "infocam", "infocam_plus"]
     md = md_path.read_text()
-    assert "| cam | 1 | same | False | 37.50 |" in md
+    assert "| cam | 1 | none | False | 37.50 |" in md
     assert "| infocam | 5 | same | False | 12.50 |" in md
     assert "| infocam_plus | 3 | same | least likely | 50.00 |" in md
 
 
-def _eval_run(directory, dataset, model, adl, cam, region, metrics, subtract=None, threshold=0.2, iou=0.5):
+def _eval_run(directory, dataset, model, adl, cam, region, metrics, subtract=None, threshold=0.2, iou=0.5,
+              alignment="same"):
     """A fabricated infocam-eval run directory: config.yaml (no ``train`` key) + metrics.json."""
-    cam_cfg = {"name": cam, "region_size": region, "alignment": "same", **({"subtract": subtract} if subtract is not None else {})}
+    cam_cfg = {"name": cam, "region_size": region, "alignment": alignment, **({"subtract": subtract} if subtract is not None else {})}
     targets = {"cub": "infocam.data.cub.CUBDataModule", "tiny": "infocam.data.tiny_imagenet.TinyImageNetDataModule"}
     cfg = OmegaConf.create({
         "ckpt_path": f"/ckpts/{dataset}_{model}_{adl}.ckpt",
@@ -74,33 +75,52 @@ def test_tables_4_5_6_beside_the_paper(tmp_path):
     assert "above 20% of the map's range, hit at IoU >= 0.5" in md
     cub4 = _section(md, "Table 4: localisation on CUB-200-2011")
     assert cub4 == [
-        "| vgg | CAM | N | 1 | 40.00 | 30.00 | 60.00 | 0.45 | 42.49 | 31.38 | 1 |",
-        "| vgg | CAM | Y | 1 | 70.00 | 30.00 | 60.00 | 0.35 | 71.59 | 53.01 | 1 |",
-        "| vgg | infoCAM | N | 3 | 60.00 | 30.00 | 60.00 | 0.35 |  |  | 1 |",  # R=3: no paper number
-        "| vgg | infoCAM | N | 5 | 50.00 | 30.00 | 60.00 | 0.35 | 52.96 | 39.79 | 1 |",
-        "| vgg | infoCAM+ | N | 5 | 55.00 | 30.00 | 60.00 | 0.35 | 59.43 | 44.40 | 1 |",
+        "| vgg | CAM | N | 1 | none | 40.00 | 30.00 | 60.00 | 0.45 | 42.49 | 31.38 | 1 |",
+        "| vgg | CAM | Y | 1 | none | 70.00 | 30.00 | 60.00 | 0.35 | 71.59 | 53.01 | 1 |",
+        "| vgg | infoCAM | N | 3 | same | 60.00 | 30.00 | 60.00 | 0.35 |  |  | 1 |",  # R=3: no paper number
+        "| vgg | infoCAM | N | 5 | same | 50.00 | 30.00 | 60.00 | 0.35 | 52.96 | 39.79 | 1 |",
+        "| vgg | infoCAM+ | N | 5 | same | 55.00 | 30.00 | 60.00 | 0.35 | 59.43 | 44.40 | 1 |",
     ]
     tiny4 = _section(md, "Table 4: localisation on Tiny-ImageNet")
-    assert tiny4 == ["| resnet | infoCAM | N | 3 | 57.00 | 45.00 | 60.00 | 0.35 | 57.79 | 43.34 | 2 |"]
+    assert tiny4 == ["| resnet | infoCAM | N | 3 | same | 57.00 | 45.00 | 60.00 | 0.35 | 57.79 | 43.34 | 2 |"]
     table5 = _section(md, "Table 5")
     assert "| CUB-200-2011 | vgg | N | 70.00 | 90.00 | 73.97 | 91.83 | 6 |" in table5
     assert "| CUB-200-2011 | vgg | Y | 60.00 | 80.00 | 71.05 | 90.20 | 1 |" in table5
     assert "| Tiny-ImageNet | resnet | N | 70.00 | 90.00 | 66.45 | 86.22 | 2 |" in table5
     table6 = _section(md, "Table 6")
-    assert "| CUB-200-2011 | vgg | N | 1 | N | N | 40.00 | 30.00 | 60.00 | 0.45 | 42.49 | 31.38 | 1 |" in table6
-    assert "| CUB-200-2011 | vgg | N | 1 | N | Y | 45.00 | 30.00 | 60.00 | 0.35 | 47.59 | 35.01 | 1 |" in table6
-    assert "| CUB-200-2011 | vgg | N | 5 | Y | N | 52.00 | 30.00 | 60.00 | 0.35 | 53.40 | 40.19 | 1 |" in table6
-    assert "| CUB-200-2011 | vgg | N | 5 | Y | Y | 50.00 | 30.00 | 60.00 | 0.35 | 52.96 | 39.79 | 1 |" in table6
+    assert "| CUB-200-2011 | vgg | N | 1 | none | N | N | 40.00 | 30.00 | 60.00 | 0.45 | 42.49 | 31.38 | 1 |" in table6
+    assert "| CUB-200-2011 | vgg | N | 1 | none | N | Y | 45.00 | 30.00 | 60.00 | 0.35 | 47.59 | 35.01 | 1 |" in table6
+    assert "| CUB-200-2011 | vgg | N | 5 | same | Y | N | 52.00 | 30.00 | 60.00 | 0.35 | 53.40 | 40.19 | 1 |" in table6
+    assert "| CUB-200-2011 | vgg | N | 5 | same | Y | Y | 50.00 | 30.00 | 60.00 | 0.35 | 52.96 | 39.79 | 1 |" in table6
     rows = csv_path.read_text().splitlines()
     assert len(rows) == 1 + 9 and "0.99" not in csv_path.read_text()
     assert rows[0].startswith("cam,region_size,alignment,subtract,gt_known_loc,")
+
+
+def test_rows_are_told_apart_by_alignment(tmp_path):
+    """Same checkpoint, method and R, two alignments: two rows in Tables 4 and 6, each naming its
+    alignment; R = 1 has no region sum, so its two runs are one row (``none``, 2 runs)."""
+    for k, alignment in enumerate(("same", "full")):
+        _eval_run(tmp_path / f"cam{k}", "cub", "resnet50_wsol", False, "cam", 1, _m(0.40), alignment=alignment)
+        _eval_run(tmp_path / f"info{k}", "cub", "resnet50_wsol", False, "infocam", 4, _m(0.50 + 0.25 * k),
+                  alignment=alignment)
+    md = write_wsol_table(str(tmp_path), str(tmp_path / "out"))[1].read_text()
+    assert _section(md, "Table 4: localisation on CUB-200-2011") == [
+        "| resnet | CAM | N | 1 | none | 40.00 | 30.00 | 60.00 | 0.35 | 61.66 | 50.84 | 2 |",
+        "| resnet | infoCAM | N | 4 | full | 75.00 | 30.00 | 60.00 | 0.35 | 64.78 | 53.22 | 1 |",
+        "| resnet | infoCAM | N | 4 | same | 50.00 | 30.00 | 60.00 | 0.35 | 64.78 | 53.22 | 1 |",
+    ]
+    table6 = _section(md, "Table 6")
+    assert any("| 4 | full | Y | Y | 75.00 |" in row for row in table6)
+    assert any("| 4 | same | Y | Y | 50.00 |" in row for row in table6)
+    assert "`full` (the" in md  # the header says what each alignment is
 
 
 def test_header_states_the_runs_actual_threshold_and_iou(tmp_path):
     _eval_run(tmp_path / "a", "cub", "gap_cnn", False, "cam", 1, _m(0.4), threshold=0.35, iou=0.7)
     md = write_wsol_table(str(tmp_path), str(tmp_path / "out"))[1].read_text()
     assert "above 35% of the map's range, hit at IoU >= 0.7" in md and "20%" not in md
-    assert "| gap_cnn | CAM | N | 1 | 40.00 | 30.00 | 60.00 | 0.35 |  |  | 1 |" in md  # no paper number for gap_cnn
+    assert "| gap_cnn | CAM | N | 1 | none | 40.00 | 30.00 | 60.00 | 0.35 |  |  | 1 |" in md  # no paper number for gap_cnn
     _eval_run(tmp_path / "b", "cub", "gap_cnn", False, "cam", 1, _m(0.4), threshold=0.2, iou=0.5)
     md = write_wsol_table(str(tmp_path), str(tmp_path / "out"))[1].read_text()
     assert "the runs differ -- box thresholds 0.2, 0.35, IoU thresholds 0.5, 0.7" in md

@@ -5,6 +5,10 @@ classes it reduced. It never touches images, so MNIST, CUB and any later dataset
 balanced/unbalanced variants the same way, from one seeded generator (data identity).
 Entries are registered in :data:`infocam.registry.INDEX_TRANSFORMS` and chosen in config as
 ``{name: drop_fraction_of_classes, fraction: 0.9, classes: [0, 2, 4, 6, 8]}``.
+
+The paper's text reduces the training split only (``data.balance_splits=train``); the authors'
+code imbalances the evaluation data as well, which is what makes overall and per-class test
+accuracy differ (``data.balance_splits=all``; ``data.balance=authors`` rebuilds their splits).
 """
 
 from __future__ import annotations
@@ -90,6 +94,64 @@ def equalize_classes(
     reduced = [c for c, p in enumerate(positions) if len(p) > target]
     keep = [p[torch.randperm(len(p), generator=generator)[:target]] for p in positions]
     return IndexSelection(torch.cat(keep).sort().values, reduced, "equalize_classes")
+
+
+@INDEX_TRANSFORMS.register("first_per_class")
+def first_per_class(
+    labels: Tensor, num_classes: int, generator: torch.Generator, even: int | None = None, odd: int | None = None
+) -> IndexSelection:
+    """Keep the first ``even`` (0-based even labels) / ``odd`` (odd labels) instances of each class
+    in the split's own order; ``None`` keeps all of them.
+
+    No randomness: this is how the authors' released code cut its Table 3 data (MNIST: the first
+    300 of every even digit and 3,000 of every odd one; CUB: per class, by the parity of the label).
+    """
+    for name, count in (("even", even), ("odd", odd)):
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise ConfigError(f"first_per_class: {name} must be a count >= 0 or null (keep all), got {count!r}")
+    keep, reduced = [], []
+    for c, positions in enumerate(_class_positions(labels, num_classes)):
+        limit = even if c % 2 == 0 else odd
+        if limit is not None and len(positions) > limit:
+            positions = positions[:limit]
+            reduced.append(c)
+        keep.append(positions)
+    return IndexSelection(torch.cat(keep).sort().values, reduced, "first_per_class")
+
+
+#: ``data.balance_splits``: which splits the balance option's index transform reduces
+BALANCE_SPLITS = ("train", "all")
+#: ``data.balance=authors``: the released code's own splits (each DataModule builds them)
+AUTHORS = "authors"
+SPLITS = ("train", "val", "test")
+
+
+def check_balance_splits(balance_splits: str) -> str:
+    if balance_splits not in BALANCE_SPLITS:
+        raise ConfigError(f"data.balance_splits must be one of {', '.join(BALANCE_SPLITS)}, got {balance_splits!r}")
+    return balance_splits
+
+
+def eval_spec(spec: Mapping[str, Any] | None, training: IndexSelection) -> Mapping[str, Any] | None:
+    """The training split's reduction for a validation or test split: the same transform, with
+    the classes the training draw reduced pinned (a random ``class_fraction`` would otherwise
+    pick other classes there), so every split is imbalanced the same way."""
+    if not spec or "class_fraction" not in spec:
+        return spec
+    pinned = {k: v for k, v in spec.items() if k != "class_fraction"}
+    return {**pinned, "classes": list(training.reduced_classes)}
+
+
+def split_specs(spec: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any] | None]:
+    """An ``authors`` entry per split: ``{train: SPEC, test: SPEC}`` (validation follows the
+    test rule unless given), or one SPEC for every split."""
+    if spec and set(spec) <= set(SPLITS):
+        return {"train": spec.get("train"), "test": spec.get("test"), "val": spec.get("val", spec.get("test"))}
+    return {split: spec for split in SPLITS}
+
+
+def class_counts(labels: Tensor, num_classes: int) -> list[int]:
+    return torch.bincount(labels, minlength=num_classes).tolist()
 
 
 def select_indices(

@@ -6,20 +6,38 @@ Expected files (each plain or ``.gz``)::
     <root>/MNIST/raw/t10k-images-idx3-ubyte    <root>/MNIST/raw/t10k-labels-idx1-ubyte
 
 Splits: ``val_fraction`` of the official training set (stratified, seeded by ``seed``) is the
-validation split; ``data.balance`` then transforms the index of the remaining training part
-only. Validation and the official test set are never rebalanced.
+validation split; ``data.balance`` then transforms the index of the remaining training part,
+and with ``data.balance_splits=all`` the validation split and the official test set the same
+way (the reduced classes pinned to the training draw's).
+
+``data.balance=authors`` rebuilds the released code's splits instead (``dataset_tool.py`` of
+the paper's repository), from the official *training* file only: records 0-39,999 train and
+40,000-49,999 test, each keeping the first images of every class the ``authors`` entry names
+(300 per even digit, 3,000 per odd one). Their code has no validation split; ours is records
+50,000-59,999 under the same rule, disjoint from both. The official test file is not read.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
 from infocam.data.formats.idx import read_idx, resolve_idx
-from infocam.data.imbalance import balance_spec, plain_options, select_indices
+from infocam.data.imbalance import (
+    AUTHORS,
+    SPLITS,
+    IndexSelection,
+    balance_spec,
+    check_balance_splits,
+    class_counts,
+    eval_spec,
+    plain_options,
+    select_indices,
+    split_specs,
+)
 from infocam.data.base import SplitDataModule
 from infocam.data.loading import TensorBatchDataset
 from infocam.data.splits import stratified_split
@@ -30,6 +48,9 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+#: ``data.balance=authors``: [start, stop) records of the official training file per split
+#: (train and test as in the authors' dataset_tool.py; validation is ours, the records they leave unused)
+AUTHORS_RECORDS = {"train": (0, 40_000), "test": (40_000, 50_000), "val": (50_000, 60_000)}
 #: the usual MNIST normalisation (mean and std of the training pixels in [0, 1])
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -70,8 +91,11 @@ class MNISTDataModule(SplitDataModule):
 
     ``balance`` names one of ``balance_options`` (index transforms, see
     :mod:`infocam.data.imbalance`); the default options are ``original`` (as shipped),
-    ``balanced`` (every class cut to the smallest one's count, as in the paper) and
-    ``unbalanced`` (90 % of the training digits 0, 2, 4, 6, 8 dropped).
+    ``balanced`` (every class cut to the smallest one's count, as in the paper),
+    ``unbalanced`` (90 % of the training digits 0, 2, 4, 6, 8 dropped) and ``authors`` (the
+    released code's splits, module docstring). ``balance_splits``: ``train`` (the paper's text)
+    or ``all`` (validation and test reduced too). ``authors_records``: the authors' record ranges
+    (:data:`AUTHORS_RECORDS`; smaller ones only for tests).
     """
 
     def __init__(
@@ -79,6 +103,7 @@ class MNISTDataModule(SplitDataModule):
         root: str,
         balance: str = "original",
         balance_options: Mapping[str, Mapping[str, Any] | None] | None = None,
+        balance_splits: str = "train",
         seed: int = 0,
         val_fraction: float = 0.1,
         batch_size: int = 128,
@@ -86,11 +111,17 @@ class MNISTDataModule(SplitDataModule):
         num_workers: int = 0,
         num_classes: int = 10,
         summary_path: str | None = None,
+        authors_records: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         super().__init__()
         balance_options = plain_options(balance_options)  # plain dicts: checkpoints load with weights_only
         options = dict(balance_options or {"original": None})
         balance_spec(balance, options)  # fail at construction, before any training time
+        check_balance_splits(balance_splits)
+        records = {k: [int(v) for v in r] for k, r in dict(authors_records or AUTHORS_RECORDS).items()}
+        if sorted(records) != sorted(SPLITS) or any(len(r) != 2 or not 0 <= r[0] < r[1] for r in records.values()):
+            raise ConfigError(f"authors_records must give [start, stop) for {', '.join(SPLITS)}, got {authors_records!r}")
+        authors_records = records
         if not 0.0 < val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
         self.save_hyperparameters()
@@ -106,24 +137,54 @@ class MNISTDataModule(SplitDataModule):
         if self.splits:
             return
         hp = self.hparams
+        spec = balance_spec(hp.balance, self.balance_options)
         train_images, train_labels = load_mnist_split(hp.root, "train", hp.num_classes)
-        test_images, test_labels = load_mnist_split(hp.root, "test", hp.num_classes)
-        generator = torch.Generator().manual_seed(hp.seed)
-        train_pos, val_pos = stratified_split(train_labels, hp.val_fraction, generator)
-        selection = select_indices(
-            balance_spec(hp.balance, self.balance_options), train_labels[train_pos], hp.num_classes, hp.seed + 1
-        )
-        train_pos = train_pos[selection.indices]
+        if hp.balance == AUTHORS:
+            sources = {split: (train_images, train_labels) for split in SPLITS}
+            positions, selection = self._authors_positions(train_labels, spec)
+        else:
+            test_images, test_labels = load_mnist_split(hp.root, "test", hp.num_classes)
+            sources = {"train": (train_images, train_labels), "val": (train_images, train_labels),
+                       "test": (test_images, test_labels)}
+            generator = torch.Generator().manual_seed(hp.seed)
+            train_pos, val_pos = stratified_split(train_labels, hp.val_fraction, generator)
+            selection = select_indices(spec, train_labels[train_pos], hp.num_classes, hp.seed + 1)
+            positions = {"train": train_pos[selection.indices], "val": val_pos, "test": torch.arange(len(test_labels))}
+            if hp.balance_splits == "all":
+                for offset, split in enumerate(("val", "test"), start=2):
+                    kept = select_indices(eval_spec(spec, selection), sources[split][1][positions[split]],
+                                          hp.num_classes, hp.seed + offset)
+                    positions[split] = positions[split][kept.indices]
         self.splits = {
-            "train": TensorBatchDataset(self._to_float(train_images[train_pos]), train_labels[train_pos]),
-            "val": TensorBatchDataset(self._to_float(train_images[val_pos]), train_labels[val_pos]),
-            "test": TensorBatchDataset(self._to_float(test_images), test_labels),
+            split: TensorBatchDataset(self._to_float(sources[split][0][pos]), sources[split][1][pos])
+            for split, pos in positions.items()
         }
         self.summary = {
             "dataset": "mnist",
             "balance": hp.balance,
+            "balance_splits": "all" if hp.balance == AUTHORS else hp.balance_splits,
             **selection.summary(),
             "train_class_counts": self.train_class_counts.tolist(),
+            "class_counts": {k: class_counts(v.tensors[1], hp.num_classes) for k, v in self.splits.items()},
             "sizes": {k: len(v) for k, v in self.splits.items()},
         }
         record_data_summary(hp.summary_path, self.summary)
+
+    def _authors_positions(
+        self, labels: Tensor, spec: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Tensor], IndexSelection]:
+        """Each split's records of the official training file, cut by the ``authors`` rule."""
+        hp = self.hparams
+        specs = split_specs(spec)
+        positions, selections = {}, {}
+        for split in SPLITS:
+            start, stop = hp.authors_records[split]
+            if stop > len(labels):
+                raise DataError(
+                    f"data.balance=authors takes {split} from records {start}-{stop - 1} of MNIST's training file, "
+                    f"which has {len(labels)} (the official file has 60,000)"
+                )
+            window = torch.arange(start, stop)
+            selections[split] = select_indices(specs[split], labels[window], hp.num_classes, hp.seed + 1)
+            positions[split] = window[selections[split].indices]
+        return positions, selections["train"]

@@ -133,9 +133,10 @@ class VGG16GAP(GapLinearBackbone):
 
 
 class ResNet50WSOL(GapLinearBackbone):
-    """torchvision ResNet50 with layer4's stride set to 1 and, with ``large_feature_map`` (the
-    default, wsolevaluation's ResNet50 setting), layer3's too: 28x28 last maps at 224 px
-    (14x14 without). Strides are removed without dilation, as the WSOL reference code does.
+    """torchvision ResNet50 with layer4's stride set to 1: 14x14 last maps at 224 px, 4x4 at
+    64 px (the InfoCAM authors' network, the size the paper's R was chosen for). With
+    ``large_feature_map`` (wsolevaluation's ResNet50 setting) layer3's stride is 1 too: 28x28
+    at 224 px, 8x8 at 64 px. Strides are removed without dilation, as both reference codes do.
 
     Stage names: ``stem``, ``layerL.B`` (bottleneck B of layer L). Parameter names are
     torchvision's; an ImageNet file's 1000-class ``fc`` is replaced by the new head.
@@ -143,7 +144,7 @@ class ResNet50WSOL(GapLinearBackbone):
 
     FOREIGN_WEIGHTS = ()
 
-    def __init__(self, num_classes: int, large_feature_map: bool = True, adl: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, num_classes: int, large_feature_map: bool = False, adl: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         base = torchvision.models.resnet50(weights=None)
         self.conv1, self.bn1, self.relu, self.maxpool = base.conv1, base.bn1, base.relu, base.maxpool
@@ -187,7 +188,7 @@ def vgg16_gap(num_classes: int, weights: str | None = None, adl: Mapping[str, An
 
 @MODELS.register("resnet50_wsol")
 def resnet50_wsol(
-    num_classes: int, weights: str | None = None, large_feature_map: bool = True, adl: Mapping[str, Any] | None = None
+    num_classes: int, weights: str | None = None, large_feature_map: bool = False, adl: Mapping[str, Any] | None = None
 ) -> ResNet50WSOL:
     """ResNet50 for WSOL; ``weights``: torchvision's ResNet50 ImageNet state dict or None."""
     return with_weights(ResNet50WSOL(num_classes, large_feature_map, adl), weights)

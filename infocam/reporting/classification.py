@@ -4,6 +4,9 @@ For every dataset found (MNIST, CUB, ...), per (balance, loss) cell: mean ± sam
 seeds of the test accuracy and the average per-class accuracy, and per balance setting the
 two-sided Mann-Whitney U test (scipy) between the softmax and the PC-softmax runs, beside
 the published Table 3. Reads only the metrics.json / config.yaml / data_summary.json runs wrote.
+The Data section states each balance setting's test class counts: the paper's gaps between
+accuracy and per-class accuracy arise only on an imbalanced test split (``data.balance=authors``
+or ``data.balance_splits=all``), which is set beside the paper's unbalanced column.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ PAPER_TABLE3 = {
     ("cub", "balanced"): {"softmax": (89.23, 89.21), "pc_softmax": (89.18, 89.16)},
     ("cub", "unbalanced"): {"softmax": (89.21, 84.63), "pc_softmax": (89.73, 87.69)},
 }
+#: ``data.balance=authors`` is the released code's version of the paper's unbalanced setting
+PAPER_BALANCE = {"authors": "unbalanced"}
 METRICS = {"acc": "test/acc", "acc_per_class": "test/acc_per_class_mean"}
 DATASETS = {"MNISTDataModule": "mnist", "CUBDataModule": "cub"}
 LOSS_ORDER = {"softmax": 0, "pc_softmax": 1, "logit_adjusted": 2}
@@ -60,6 +65,8 @@ def run_rows(sweep_dir: str | Path) -> Collected:
                 "seconds": run.metrics.get("seconds"),
                 "root": str(run.config.data.get("root", "")),
                 "sizes": summary.get("sizes", {}),
+                "balance_splits": summary.get("balance_splits", "train"),
+                "test_class_counts": (summary.get("class_counts") or {}).get("test"),
                 "reduced_classes": summary.get("reduced_classes"),
                 "directory": str(run.directory),
             }
@@ -89,7 +96,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     table = []
     for (dataset, balance, loss), runs in cells.items():
         entry: dict[str, Any] = {"dataset": dataset, "balance": balance, "loss": loss, "runs": len(runs)}
-        paper = PAPER_TABLE3.get((dataset, balance), {}).get(loss)
+        paper = PAPER_TABLE3.get((dataset, PAPER_BALANCE.get(balance, balance)), {}).get(loss)
         for i, metric in enumerate(METRICS):
             mean, std = _mean_std([r[metric] for r in runs])
             entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean, std
@@ -129,7 +136,7 @@ def table_markdown(dataset: str, table: list[dict[str, Any]], rows: list[dict[st
         f"Built by `infocam-report kind=classification` from the runs under `{source}`: mean ± sample "
         f"std over seeds (runs per cell in brackets). p: two-sided Mann-Whitney U test (scipy) between the "
         f"softmax and the pc_softmax runs of a balance setting; bold when p < {ALPHA}. `paper`: the "
-        f"published Table 3, for comparison only.",
+        f"published Table 3, for comparison only (`authors`, the released code's splits, beside its unbalanced column).",
         "",
     ]
     for metric, title in (("acc", "Accuracy (top-1, micro)"), ("acc_per_class", "Average per-class accuracy")):
@@ -155,10 +162,33 @@ def table_markdown(dataset: str, table: list[dict[str, Any]], rows: list[dict[st
     total = sum(r["seconds"] or 0 for r in rows)
     lines += ["## Data", "", f"- data.root: {', '.join(f'`{r}`' for r in roots)}"]
     lines += [f"- split sizes ({balance}): {s}" for balance, s in sizes]
-    if dataset == "mnist" and any(r["sizes"].get("test") not in (None, 10_000) for r in rows):
+    lines += class_count_lines(rows)
+    if dataset == "mnist" and any(r["sizes"].get("test") not in (None, 10_000) and r["balance"] != "authors" for r in rows):
         lines.append("- **the test split is not MNIST's 10,000 images: these numbers are not comparable with the paper's.**")
     lines += ["", f"{len(rows)} runs, {total:.0f} s of run time in total."]
     return "\n".join(lines) + "\n"
+
+
+def describe_counts(counts: list[int]) -> str:
+    """Per-class counts as a list (up to 20 classes), else as ``count x classes`` groups."""
+    if len(counts) <= 20:
+        return f"[{', '.join(str(n) for n in counts)}]"
+    groups = sorted(Counter(counts).items())
+    return ", ".join(f"{n} images x {k} classes" for n, k in groups)
+
+
+def class_count_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """What the test accuracies average over: each balance setting's test split, per class
+    (imbalanced test splits are what make accuracy and per-class accuracy differ)."""
+    lines = []
+    for balance, splits, counts in sorted({(r["balance"], r["balance_splits"], tuple(r["test_class_counts"]))
+                                           for r in rows if r["test_class_counts"]}):
+        reduced = "reduced like training" if splits == "all" else "not reduced"
+        spread = f"{min(counts)}-{max(counts)} per class" if counts else "empty"
+        lines.append(f"- test split class counts ({balance}, test {reduced}; {spread}): {describe_counts(list(counts))}")
+    if any(not r["test_class_counts"] for r in rows):
+        lines.append("- some runs recorded no test class counts (data_summary.json without class_counts)")
+    return lines
 
 
 def write_classification_report(sweep_dir: str, out_dir: str) -> list[Path]:

@@ -84,7 +84,8 @@ def _run_row(run: RunRecord, root: Path) -> dict[str, Any]:
     return {
         "cam": name,
         "region_size": int(cam.get("region_size", 1) or 1),
-        "alignment": cam.get("alignment", "same"),
+        # R = 1 has no region sum, so no alignment: both settings give the same maps (one row)
+        "alignment": cam.get("alignment", "same") if int(cam.get("region_size", 1) or 1) > 1 else "none",
         "subtract": subtract,
         **{k: m.get(f"test/{k}") for k in METRICS},
         "dataset": DATASETS.get(target, target or "unknown"),
@@ -186,10 +187,6 @@ def _yn(flag: bool) -> str:
     return "Y" if flag else "N"
 
 
-def _region(region: int, alignment: str) -> str:
-    return str(region) if alignment == "same" or region == 1 else f"{region} ({alignment})"
-
-
 def table4_markdown(rows: list[dict], dataset: str) -> list[str]:
     groups = _group((r for r in rows if r["dataset"] == dataset),
                     lambda r: (str(r["backbone"]), table4_method(r), r["adl"], r["region_size"], r["alignment"], r["settings"])
@@ -197,8 +194,8 @@ def table4_markdown(rows: list[dict], dataset: str) -> list[str]:
     lines = [
         f"### Table 4: localisation on {DATASET_TITLES.get(dataset, dataset)}",
         "",
-        "| backbone | method | ADL | R | GT-known Loc | Top-1 Loc | MaxBoxAccV2 | its threshold (IoU 50) | paper GT-known Loc | paper Top-1 Loc | runs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| backbone | method | ADL | R | alignment | GT-known Loc | Top-1 Loc | MaxBoxAccV2 | its threshold (IoU 50) | paper GT-known Loc | paper Top-1 Loc | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (backbone, method, adl, region, alignment, settings), members in sorted(groups.items(), key=lambda kv: (kv[0][0], CAM_ORDER[kv[0][1]], *kv[0][2:])):
         avg = _average(members)
@@ -206,7 +203,7 @@ def table4_markdown(rows: list[dict], dataset: str) -> list[str]:
         same_r = method == "cam" or region == paper_r
         paper = PAPER_TABLE4.get((dataset, backbone, method, adl)) if same_r else None
         lines.append(
-            f"| {backbone} | {METHOD_TITLES[method]} | {_yn(adl)} | {_region(region, alignment)} | {_pct(avg['gt_known_loc'])} | "
+            f"| {backbone} | {METHOD_TITLES[method]} | {_yn(adl)} | {region} | {alignment} | {_pct(avg['gt_known_loc'])} | "
             f"{_pct(avg['top1_loc'])} | {_pct(avg['maxboxacc_v2'])} | {_num(avg['maxboxacc_v2_iou50_threshold'])} | "
             f"{_paper(paper, 0)} | {_paper(paper, 1)} | {_runs_cell(avg['runs'], settings, rows)} |"
         )
@@ -238,8 +235,8 @@ def table6_markdown(rows: list[dict]) -> list[str]:
     lines = [
         "### Table 6: ablation of the region sum R and the subtraction term (Eq. 14)",
         "",
-        "| dataset | backbone | ADL | R | region sum | subtraction | GT-known Loc | Top-1 Loc | MaxBoxAccV2 | its threshold (IoU 50) | paper GT-known Loc | paper Top-1 Loc | runs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | backbone | ADL | R | alignment | region sum | subtraction | GT-known Loc | Top-1 Loc | MaxBoxAccV2 | its threshold (IoU 50) | paper GT-known Loc | paper Top-1 Loc | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, backbone, adl, use_r, use_sub, region, alignment, settings), members in sorted(groups.items()):
         avg = _average(members)
@@ -250,7 +247,7 @@ def table6_markdown(rows: list[dict]) -> list[str]:
             paper = PAPER_TABLE6.get((dataset, backbone, adl, use_r, use_sub))
         paper = paper if right_r else None
         lines.append(
-            f"| {DATASET_TITLES.get(dataset, dataset)} | {backbone} | {_yn(adl)} | {_region(region, alignment)} | {_yn(use_r)} | {_yn(use_sub)} | "
+            f"| {DATASET_TITLES.get(dataset, dataset)} | {backbone} | {_yn(adl)} | {region} | {alignment} | {_yn(use_r)} | {_yn(use_sub)} | "
             f"{_pct(avg['gt_known_loc'])} | {_pct(avg['top1_loc'])} | {_pct(avg['maxboxacc_v2'])} | "
             f"{_num(avg['maxboxacc_v2_iou50_threshold'])} | {_paper(paper, 0)} | {_paper(paper, 1)} | "
             f"{_runs_cell(avg['runs'], settings, rows)} |"
@@ -304,6 +301,9 @@ def rows_to_markdown(rows: list[dict], source: str) -> str:
         "Tiny-ImageNet numbers come from code that read the box files' corners as (x, y, width, height); its",
         "Table 6b is captioned CUB/ResNet50 but repeats Table 4's Tiny-ImageNet ResNet CAM rows, so it is",
         "shown beside Tiny-ImageNet. Backbones other than vgg16_gap / resnet50_wsol have no paper numbers.",
+        "`alignment`: the region sum's border -- `same` (window centred, the map keeps its size), `full` (the",
+        "authors' zero-padded sum: the map grows to h + R - 1 and is stretched over the image), `none` (R = 1).",
+        "The paper's numbers come from `full` (their released CUB code used R = 4 for both backbones).",
         "",
     ]
     if not rows:
