@@ -346,6 +346,20 @@ def test_font_standin_writes_valid_idx_files_with_thin_strokes(tmp_path):
     assert not np.array_equal(render_digits(labels, seed=5), render_digits(labels, seed=6))
 
 
+def test_report_keeps_runs_with_other_infomask_settings_apart():
+    from infocam.reporting.infomask import MASK_ROWS, table_markdown
+
+    def row(patch_size, gain, value):
+        r = {"target_digit": 0, "seed": 1, "cam": "infocam", "patch_size": patch_size, "threshold": 0.2, "stride": 7,
+             "aggregate": "pixel", "score": "logit", "gain_over_blank": gain, "acc": 1.0, "seconds": 1.0, "directory": "d"}
+        return r | {f"{m}_{o}_ink": value for m, _ in MASK_ROWS for o in ("target", "other")}
+
+    table = table_markdown([row(28, False, 0.5), row(28, True, 0.25), row(28, False, 0.7)], "logs")
+    assert table.count("## target digit 0") == 2
+    assert "score logit minus the blank image, windows 28 px at stride 7 (pixel)" in table
+    assert "| info-mask (§4) | 60.0 ± 14.1 |" in table and "| info-mask (§4) | 25.0 |" in table
+
+
 # -- end to end ---------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_infomask_experiment_end_to_end_on_idx_fixture(make_cfg, tmp_path):
@@ -394,11 +408,11 @@ def test_ink_scores_under_ddp_equal_one_process_and_settings_change_at_eval(make
         assert ddp[key] == pytest.approx(single[key], abs=1e-6)
     assert (tmp_path / "single" / "reports" / "infomask.md").is_file()  # infocam-eval writes the report
     # info-masking settings change at evaluation, over the trained ones, and the report says so
-    wide = evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patch_size=14", "+infomask.threshold=0.5"], "eval",
-                             tmp_path / "wide"))
+    wide = evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patch_size=14", "+infomask.threshold=0.5",
+                              "+infomask.score=pmi", "+infomask.gain_over_blank=true"], "eval", tmp_path / "wide"))
     assert wide["test/acc"] == single["test/acc"]
     assert wide["test/infomask_target_ink"] != single["test/infomask_target_ink"]
     row = (tmp_path / "wide" / "reports" / "infomask.csv").read_text().splitlines()[1].split(",")
-    assert row[3:5] == ["14", "0.5"]  # patch_size, threshold
+    assert row[3:9] == ["14", "0.5", "7", "pixel", "pmi", "True"]  # patch_size, threshold, stride, aggregate, ...
     with pytest.raises(ConfigError, match=r"unknown infomask settings \['patchsize'\]; known: patch_size"):
         evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patchsize=14"], "eval", tmp_path / "typo"))

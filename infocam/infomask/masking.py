@@ -196,7 +196,7 @@ def random_mask_probability(keep_counts: Tensor, masks: Tensor) -> Tensor:
         torch.lgamma(free + 1) - torch.lgamma(free - k + 1) + torch.lgamma(num_patches - k + 1) - math.lgamma(num_patches + 1)
     )
     missed = torch.where(free >= k, log_ratio.exp(), torch.zeros_like(log_ratio))
-    return (1 - missed).float()
+    return (1 - missed).clamp(0, 1).float()  # lgamma rounding can leave -1e-14 at k = 0
 
 
 def masked_images(images: Tensor, mask: Tensor, fill: float | None = None) -> Tensor:

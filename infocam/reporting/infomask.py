@@ -73,10 +73,10 @@ def table_markdown(rows: list[dict[str, Any]], source: str) -> str:
         "lower other ink is better. Mean (± sample std over runs).",
         "",
     ]
-    for digit in sorted({r["target_digit"] for r in rows}, key=str):
-        subset = [r for r in rows if r["target_digit"] == digit]
+    # one table per target digit and info-mask setting: runs that differ in either are not averaged
+    for digit, how in sorted({(r["target_digit"], _settings_line(r)) for r in rows}, key=lambda k: (str(k[0]), k[1])):
+        subset = [r for r in rows if r["target_digit"] == digit and _settings_line(r) == how]
         cams = ", ".join(sorted({str(r["cam"]) for r in subset}))
-        how = "; ".join(sorted({_settings_line(r) for r in subset}))
         lines += [
             f"## target digit {digit} ({len(subset)} runs, test accuracy {_cell([r['acc'] for r in subset])} %)",
             "",
