@@ -16,8 +16,9 @@ Two choices the paper leaves open, made here and documented in the README:
   lies is the network's choice (softmax ignores a shift of all logits); with ``score="pmi"``
   it means something: pmi > 0 exactly when p_t > 1/M.
 - *Windows and pixels.* A lone 7x7 fragment of a 2-px stroke is out of distribution for a
-  classifier trained on whole digits: on the font stand-in no 7- or 14-px window of a
-  positive image scored above the blank image. So the windows are digit-sized (28 px, one
+  classifier trained on whole digits: on the font stand-in's demo model, no 7-px tile of any
+  of 250 positive test images, and a 14-px window of only 12 of them, lifted z_t above the
+  blank image's. So the windows are digit-sized (28 px, one
   MNIST cell, by default) and overlap (``stride < patch_size``); with ``aggregate="pixel"``
   each pixel takes the mean score of the windows covering it and the 20 % rule is applied to
   that pixel map, which keeps the resolution of the stride rather than of the window.
