@@ -288,7 +288,7 @@ def test_infomask_defaults_have_one_source(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    import infocam.runtime.configs as configs
+    from infocam.runtime import configs
     from infocam.tasks.infomask import InfoMaskModule
 
     conf = tmp_path / "conf"
@@ -322,7 +322,10 @@ def thick_fraction(images: np.ndarray) -> float:
 def test_font_standin_writes_valid_idx_files_with_thin_strokes(tmp_path):
     from infocam.data.mnist import load_mnist_split
     from infocam.data.standins.digits import digits_as_mnist_arrays
-    from infocam.data.standins.font_digits import render_digits, write_font_digits_as_mnist
+    from infocam.data.standins.font_digits import (
+        render_digits,
+        write_font_digits_as_mnist,
+    )
 
     written = write_font_digits_as_mnist(tmp_path, num_train=30, num_test=10, seed=3)
     assert len(written) == 4 and all(p.suffix == ".gz" for p in written)

@@ -3,7 +3,8 @@ changed layer by layer (checkpoint, then command line) and checked once."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from omegaconf import OmegaConf
 

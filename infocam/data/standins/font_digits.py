@@ -85,8 +85,8 @@ def _mnist_normalise(glyph: Tensor) -> Tensor:
     total = small.sum().clamp_min(1e-6)
     cy = float((small.sum(1) * torch.arange(size[0])).sum() / total)
     cx = float((small.sum(0) * torch.arange(size[1])).sum() / total)
-    top = int(round((SIDE - 1) / 2 - cy))
-    left = int(round((SIDE - 1) / 2 - cx))
+    top = round((SIDE - 1) / 2 - cy)
+    left = round((SIDE - 1) / 2 - cx)
     top, left = min(max(top, 0), SIDE - size[0]), min(max(left, 0), SIDE - size[1])
     out = torch.zeros(SIDE, SIDE)
     out[top : top + size[0], left : left + size[1]] = small
@@ -102,9 +102,10 @@ def glyph_stroke_widths() -> tuple[Tensor, Tensor]:
     area = ink.sum((2, 3)).float()
     inner = ink[..., 1:-1, 1:-1] & ink[..., :-2, 1:-1] & ink[..., 2:, 1:-1] & ink[..., 1:-1, :-2] & ink[..., 1:-1, 2:]
     perimeter = (area - inner.sum((2, 3)).float()).clamp_min(1)
-    rows, cols = ink.any(3), ink.any(2)
-    extent = lambda m: m.shape[-1] - m.long().flip(-1).argmax(-1) - m.long().argmax(-1)  # noqa: E731
-    side = torch.maximum(extent(rows), extent(cols)).float()
+    def extent(occupied: Tensor) -> Tensor:  # first to last occupied index along the last dim, inclusive
+        return occupied.shape[-1] - occupied.long().flip(-1).argmax(-1) - occupied.long().argmax(-1)
+
+    side = torch.maximum(extent(ink.any(3)), extent(ink.any(2))).float()
     return 2 * area / perimeter * BOX / side, side / BOX
 
 
