@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
 .PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol \
-	demo-infomask cub-digits docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
+	demo-infomask mnist-fonts cub-digits docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
 
 venv: $(STAMP)
 
@@ -91,13 +91,17 @@ bench-wsol: $(STAMP)
 bench-gpu: $(STAMP)
 	$(BIN)/python benchmarks/bench_gpu.py $(ARGS)
 
-# info-masking (paper 2, §4) on composites of the digits stand-in: train, score info-mask / CAM /
+# MNIST-format IDX files of thin-stroke digits rendered from matplotlib's fonts, distorted (offline stand-in)
+mnist-fonts: $(STAMP)
+	$(BIN)/python -m infocam.data.standins.font_digits data/font_digits
+
+# info-masking (paper 2, §4) on composites of the font-digits stand-in: train, score info-mask / CAM /
 # random masks by surviving ink -> reports/demo/infomask.{csv,md}; picture grid in the run's infomask/
 INFOMASK_DEMO := logs/demo/infomask
 demo-infomask: $(STAMP)
-	test -f data/digits/MNIST/raw/train-images-idx3-ubyte.gz || $(BIN)/python -m infocam.data.standins.digits data/digits
+	test -f data/font_digits/MNIST/raw/train-images-idx3-ubyte.gz || $(BIN)/python -m infocam.data.standins.font_digits data/font_digits
 	rm -rf $(INFOMASK_DEMO)
-	$(BIN)/infocam-train experiment=infomask_mnist data.root=$(abspath data/digits) data.target_digit=0 \
+	$(BIN)/infocam-train experiment=infomask_mnist data.root=$(abspath data/font_digits) data.target_digit=0 \
 		callbacks=quiet trainer.enable_progress_bar=false hydra.run.dir=$(INFOMASK_DEMO)
 	$(BIN)/infocam-report kind=infomask sweep_dir=$(INFOMASK_DEMO) out_dir=reports/demo
 	@cat reports/demo/infomask.md

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import QUIET
@@ -19,8 +20,10 @@ from infocam.infomask.masking import (
     keep_above_fraction_of_max,
     patch_masks,
     patch_scores,
+    random_mask_of_area,
     random_mask_probability,
 )
+from infocam.infomask.settings import infomask_settings
 from infocam.metrics import InkSurvival
 from infocam.reporting.dispatch import build_report
 from infocam.run import evaluate, train
@@ -116,7 +119,7 @@ def test_a_patch_the_model_ignores_scores_zero_in_one_forward_pass():
     weight[7:14, 14:21] = 0  # patch (row 1, column 2) = index 1 * 8 + 2 = 10
     model = PixelLinear(weight)
     images = torch.rand(3, 1, 28, 56)
-    scored = patch_scores(model, images, 1, patch_size=7, fill=0.0)
+    scored = patch_scores(model, images, 1, patch_size=7, fill=0.0, score="pmi")
     assert model.calls == [3 * 33]  # 32 patches + the blank image, all images at once
     assert torch.equal(scored.scores[:, 10], torch.zeros(3))
     assert (scored.scores[:, [0, 9, 11, 31]] > 0).all()
@@ -162,7 +165,7 @@ def test_three_masks_score_a_hand_made_case_with_known_answers():
     ink[0, 1, 7:14, 14:21] = 1.0  # patch 6
     images = ink.sum(1, keepdim=True)
     model = LeftHalfGap(28).eval()
-    mask, scored = info_mask(model, images, 1, patch_size=7, threshold=0.2, fill=0.0)
+    mask, scored = info_mask(model, images, 1, patch_size=7, stride=None, aggregate="patch", threshold=0.2, fill=0.0)
     keep = keep_above_fraction_of_max(scored.scores, 0.2)
     assert keep[0].nonzero().flatten().tolist() == [1]
     from infocam.registry import CAMS
@@ -193,6 +196,171 @@ def test_random_mask_probability_matches_enumeration_with_overlaps():
             counted += masks[list(subset)].any(0).double() if subset else 0
         expected = counted / len(subsets)
         assert torch.allclose(random_mask_probability(torch.tensor([k]), masks)[0].double(), expected, atol=1e-5)
+
+
+# -- the paper's literal score, the non-positive max, the blank-gain option -----------------------
+class OffsetPixelLinear(PixelLinear):
+    """``PixelLinear`` whose class-1 logit adds ``offset`` (the blank image's z_1)."""
+
+    def __init__(self, weight: torch.Tensor, offset: float) -> None:
+        super().__init__(weight)
+        self.offset = offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) + torch.tensor([0.0, self.offset])
+
+
+def patch_image(values: list[float]) -> torch.Tensor:
+    """A 14x28 image of 8 tiles of 7x7; tile i has total ink ``values[i]`` (spread evenly)."""
+    image = torch.zeros(1, 1, 14, 28)
+    for i, value in enumerate(values):
+        r, c = divmod(i, 4)
+        image[0, 0, 7 * r : 7 * r + 7, 7 * c : 7 * c + 7] = value / 49
+    return image
+
+
+def test_literal_logit_is_the_default_and_keeps_patches_above_20_percent_of_max():
+    defaults = infomask_settings()
+    assert defaults["score"] == "logit" and defaults["gain_over_blank"] is False and defaults["threshold"] == 0.2
+    # z_1 of a patch shown alone = its ink: 10, 2.5, 1.9, 0, ... -> 20 % of 10 = 2 keeps tiles 0 and 1
+    image = patch_image([10.0, 2.5, 1.9, 0.0, 4.0, 0.0, 0.0, 1.0])
+    model = PixelLinear(torch.ones(14, 28))
+    mask, scored = info_mask(model, image, 1, patch_size=7, stride=None, aggregate="patch", fill=0.0)
+    assert torch.allclose(scored.scores[0], torch.tensor([10.0, 2.5, 1.9, 0.0, 4.0, 0.0, 0.0, 1.0]), atol=1e-5)
+    assert keep_above_fraction_of_max(scored.scores, 0.2)[0].nonzero().flatten().tolist() == [0, 1, 4]
+    assert int(mask.sum()) == 3 * 49
+    # the default score is z_t itself, not shifted by the blank image: an offset of 5 lifts every
+    # patch to >= 5 > 0.2 * 15, so every patch passes (the literal rule is not shift-invariant)
+    shifted, scored = info_mask(OffsetPixelLinear(torch.ones(14, 28), 5.0), image, 1, patch_size=7, stride=None,
+                                aggregate="patch", fill=0.0)
+    assert torch.allclose(scored.scores[0, 0], torch.tensor(15.0)) and bool(shifted.all())
+
+
+def test_a_non_positive_max_keeps_nothing():
+    values = torch.tensor([[-3.0, -1.0, -2.0], [0.0, 0.0, 0.0], [-1.0, 2.0, 0.3], [4.0, 0.8, 0.81]])
+    kept = keep_above_fraction_of_max(values, 0.2)
+    assert kept.tolist() == [[False] * 3, [False] * 3, [False, True, False], [True, False, True]]
+    # through the model: every patch's z_1 is negative, so the info-mask is empty in both aggregations
+    model = OffsetPixelLinear(torch.ones(14, 28), -50.0)
+    image = patch_image([10.0, 2.5, 1.9, 0.0, 4.0, 0.0, 0.0, 1.0])
+    for aggregate in ("patch", "pixel"):
+        mask, scored = info_mask(model, image, 1, patch_size=7, stride=None, aggregate=aggregate, fill=0.0)
+        assert (scored.scores < 0).all() and not mask.any()
+
+
+def test_gain_over_blank_subtracts_the_blank_images_score():
+    image = patch_image([10.0, 2.5, 1.9, 0.0, 4.0, 0.0, 0.0, 1.0])
+    model = OffsetPixelLinear(torch.ones(14, 28), 5.0)
+    literal = patch_scores(model, image, 1, patch_size=7, fill=0.0)
+    gain = patch_scores(model, image, 1, patch_size=7, fill=0.0, gain_over_blank=True)
+    assert torch.allclose(literal.blank, torch.tensor([5.0])) and torch.equal(literal.blank, gain.blank)
+    assert torch.allclose(gain.scores, literal.scores - 5.0)
+    # with the offset removed, the 20 % rule is back on the ink: tiles 0, 1 and 4 (as without offset)
+    mask, _ = info_mask(model, image, 1, patch_size=7, stride=None, aggregate="patch", fill=0.0, gain_over_blank=True)
+    assert int(mask.sum()) == 3 * 49
+    with pytest.raises(ConfigError, match="gain_over_blank must be true or false"):
+        info_mask(model, image, 1, gain_over_blank="yes")
+
+
+def test_pixel_aggregation_scores_each_pixel_by_its_windows_and_random_mask_has_its_area():
+    """Overlapping 14x14 windows at stride 7 over 14x28: 3 windows (columns 0, 7, 14). Ink only
+    in columns 0..6, so windows 0 scores 1 and the others 0; pixels in columns 0..6 are covered by
+    window 0 only (mean 1), columns 7..13 by windows 0 and 1 (mean 0.5), the rest 0 or less."""
+    image = torch.zeros(1, 1, 14, 28)
+    image[0, 0, :, :7] = 1 / 98
+    model = PixelLinear(torch.ones(14, 28))
+    mask, scored = info_mask(model, image, 1, patch_size=14, stride=7, aggregate="pixel", fill=0.0, threshold=0.6)
+    assert torch.allclose(scored.scores[0], torch.tensor([1.0, 0.0, 0.0]), atol=1e-5)
+    assert bool(mask[0, :, :7].all()) and not mask[0, :, 7:].any()
+    loose, _ = info_mask(model, image, 1, patch_size=14, stride=7, aggregate="pixel", fill=0.0, threshold=0.2)
+    assert bool(loose[0, :, :14].all()) and not loose[0, :, 14:].any()
+    union, _ = info_mask(model, image, 1, patch_size=14, stride=7, aggregate="patch", fill=0.0, threshold=0.6)
+    assert bool(union[0, :, :14].all()) and not union[0, :, 14:].any()  # the whole window
+    assert torch.allclose(random_mask_of_area(mask), torch.full((1, 14, 28), 0.25))
+
+
+# -- one source of the defaults -------------------------------------------------------------------
+def test_infomask_defaults_have_one_source(tmp_path, monkeypatch):
+    """Editing conf/infomask/default.yaml changes the task's settings, ``info_mask``'s defaults
+    and the recipe's composed config: there is no second copy."""
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from infocam.runtime import configs
+    from infocam.tasks.infomask import InfoMaskModule
+
+    conf = tmp_path / "conf"
+    shutil.copytree(configs.config_dir(), conf)
+    text = (conf / "infomask" / "default.yaml").read_text()
+    assert "patch_size: 28 " in text and "threshold: 0.2 " in text
+    text = text.replace("patch_size: 28 ", "patch_size: 10 ").replace("threshold: 0.2 ", "threshold: 0.35 ")
+    (conf / "infomask" / "default.yaml").write_text(text)
+    monkeypatch.setattr(configs, "config_dir", lambda: conf)
+    assert infomask_settings()["patch_size"] == 10
+    module = InfoMaskModule({"name": "gap_cnn", "channels": [4], "in_channels": 1}, {"name": "softmax"},
+                            {"_target_": "torch.optim.Adam"}, num_classes=2, confusion_matrix=False)
+    assert module.settings["patch_size"] == 10 and module.settings["threshold"] == 0.35
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=infomask_mnist"])
+    GlobalHydra.instance().clear()
+    assert cfg.infomask.patch_size == 10 and cfg.task.infomask.threshold == 0.35
+
+
+# -- the font stand-in ----------------------------------------------------------------------------
+def thick_fraction(images: np.ndarray) -> float:
+    """Share of ink pixels (> 127) more than 2.5 px from the background: ~0 for 2-3 px strokes."""
+    from scipy.ndimage import distance_transform_edt
+
+    ink = images > 127
+    depth = np.stack([distance_transform_edt(i) for i in ink])
+    return float((depth >= 2.5).sum() / ink.sum())
+
+
+def test_font_standin_writes_valid_idx_files_with_thin_strokes(tmp_path):
+    from infocam.data.mnist import load_mnist_split
+    from infocam.data.standins.digits import digits_as_mnist_arrays
+    from infocam.data.standins.font_digits import (
+        render_digits,
+        write_font_digits_as_mnist,
+    )
+
+    written = write_font_digits_as_mnist(tmp_path, num_train=30, num_test=10, seed=3)
+    assert len(written) == 4 and all(p.suffix == ".gz" for p in written)
+    train_images, train_labels = load_mnist_split(str(tmp_path), "train")
+    test_images, test_labels = load_mnist_split(str(tmp_path), "test")
+    assert train_images.shape == (30, 28, 28) and train_images.dtype == torch.uint8
+    assert test_images.shape == (10, 28, 28) and sorted(test_labels.tolist()) == list(range(10))
+    assert torch.bincount(train_labels, minlength=10).tolist() == [3] * 10
+    images = train_images.numpy()
+    # MNIST-like: every digit drawn, its ink inside a 20x20 box, little ink, thin strokes
+    assert (images.reshape(30, -1).max(1) > 150).all()
+    for axis in (1, 2):
+        assert ((images > 0).any(axis).sum(1) <= 20).all()
+    assert 0.05 < float((images > 127).mean()) < 0.2
+    assert thick_fraction(images) < 0.02
+    # the 8x8-digits stand-in fails the same stroke bound: its digits are upsampled blocks
+    assert thick_fraction(digits_as_mnist_arrays()[0][:30]) > 0.05
+    # seeded: the same seed draws the same pixels, another seed others
+    labels = np.arange(4)
+    assert np.array_equal(render_digits(labels, seed=5), render_digits(labels, seed=5))
+    assert not np.array_equal(render_digits(labels, seed=5), render_digits(labels, seed=6))
+
+
+def test_report_keeps_runs_with_other_infomask_settings_apart():
+    from infocam.reporting.infomask import MASK_ROWS, table_markdown
+
+    def row(patch_size, gain, value):
+        r = {"target_digit": 0, "seed": 1, "cam": "infocam", "patch_size": patch_size, "threshold": 0.2, "stride": 7,
+             "aggregate": "pixel", "score": "logit", "gain_over_blank": gain, "acc": 1.0, "seconds": 1.0, "directory": "d"}
+        return r | {f"{m}_{o}_ink": value for m, _ in MASK_ROWS for o in ("target", "other")}
+
+    table = table_markdown([row(28, False, 0.5), row(28, True, 0.25), row(28, False, 0.7)], "logs")
+    assert table.count("## target digit 0") == 2
+    assert "score logit minus the blank image, windows 28 px at stride 7 (pixel)" in table
+    assert "| info-mask (§4) | 60.0 ± 14.1 |" in table and "| info-mask (§4) | 25.0 |" in table
 
 
 # -- end to end ---------------------------------------------------------------------------------
@@ -243,11 +411,11 @@ def test_ink_scores_under_ddp_equal_one_process_and_settings_change_at_eval(make
         assert ddp[key] == pytest.approx(single[key], abs=1e-6)
     assert (tmp_path / "single" / "reports" / "infomask.md").is_file()  # infocam-eval writes the report
     # info-masking settings change at evaluation, over the trained ones, and the report says so
-    wide = evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patch_size=14", "+infomask.threshold=0.5"], "eval",
-                             tmp_path / "wide"))
+    wide = evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patch_size=14", "+infomask.threshold=0.5",
+                              "+infomask.score=pmi", "+infomask.gain_over_blank=true"], "eval", tmp_path / "wide"))
     assert wide["test/acc"] == single["test/acc"]
     assert wide["test/infomask_target_ink"] != single["test/infomask_target_ink"]
     row = (tmp_path / "wide" / "reports" / "infomask.csv").read_text().splitlines()[1].split(",")
-    assert row[3:5] == ["14", "0.5"]  # patch_size, threshold
+    assert row[3:9] == ["14", "0.5", "7", "pixel", "pmi", "True"]  # patch_size, threshold, stride, aggregate, ...
     with pytest.raises(ConfigError, match=r"unknown infomask settings \['patchsize'\]; known: patch_size"):
         evaluate(make_cfg([*args, "trainer=cpu", "+infomask.patchsize=14"], "eval", tmp_path / "typo"))

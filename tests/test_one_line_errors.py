@@ -80,9 +80,10 @@ def test_region_size_is_bounded_by_the_map():
 
 
 def test_infomask_fill_must_be_a_number():
-    from infocam.tasks.infomask import DEFAULTS, InfoMaskModule
+    from infocam.infomask.settings import infomask_settings
+    from infocam.tasks.infomask import InfoMaskModule
 
-    task = types.SimpleNamespace(settings=dict(DEFAULTS), hparams={"num_classes": 2})
+    task = types.SimpleNamespace(settings=infomask_settings(), hparams={"num_classes": 2})
     with pytest.raises(ConfigError, match=r"infomask\.fill must be a number or null .*got 'abc'"):
         InfoMaskModule.configure_evaluation(task, infomask={"fill": "abc"})
     InfoMaskModule.configure_evaluation(task, infomask={"fill": 0.5})

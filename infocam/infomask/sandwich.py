@@ -22,10 +22,13 @@ class StochasticSoftmaxBounds(Metric):
     - ``dv_lower_bound``: E_z[z_y] - log E_z E_y[exp z] - log M, the DV estimate of Eq. 13
       minus log M (Eq. 25).
 
-    Both are averaged over all inputs. Jensen (Eq. 24) gives ``dv_lower_bound <=
+    Both are averaged over all inputs. Jensen's inequality gives ``dv_lower_bound <=
     log_softmax_mean`` for every input, with equality when K = 1 or the draws agree
-    (Eq. 23); ``log_softmax_mean < 0 <= I(Z; Y | X)`` is the upper side (Eq. 26). States are
-    float64 sums, so DDP equals one process.
+    (Eq. 23); ``log_softmax_mean < 0 <= I(Z; Y | X)`` is the upper side (Eq. 26). The paper
+    cites this step as its Eq. 24, which is printed with the inequality reversed: log is
+    concave, so E_z[log E_y exp T] <= log E_z E_y exp T, and it is this direction that makes
+    Eq. 25's right-hand side a lower bound (tests/test_sandwich.py checks the ordering).
+    States are float64 sums, so DDP equals one process.
     """
 
     full_state_update = False

@@ -1,5 +1,6 @@
 """Info-masking results: ``reports/infomask.{csv,md}`` from metrics.json files, and the
-picture grid of paper 2's Figure 2 (image, PMI map, masked image)."""
+picture grid (image, score map, info-masked and CAM-masked image; paper 2's Figure 2 shows
+the first and third)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from infocam.runtime.io import atomic_write_text
 from infocam.reporting.collect import collect_runs, rows_to_csv
 
 MASK_ROWS = (("infomask", "info-mask (§4)"), ("cammask", "CAM map"), ("randommask", "random, same area"))
+SETTING_COLUMNS = ("patch_size", "threshold", "stride", "aggregate", "score", "gain_over_blank")
 RUN_COLUMNS = [
-    "target_digit", "seed", "cam", "patch_size", "threshold", "acc",
+    "target_digit", "seed", "cam", "patch_size", "threshold", "stride", "aggregate", "score", "gain_over_blank", "acc",
     *(f"{m}_{o}_ink" for m, _ in MASK_ROWS for o in ("target", "other")), "seconds", "directory",
 ]
 
@@ -34,8 +36,7 @@ def run_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
             "target_digit": run.config.get("data", {}).get("target_digit"),
             "seed": run.config.get("seed"),
             "cam": cam.get("name"),
-            "patch_size": settings.get("patch_size", task.get("infomask", {}).get("patch_size")),
-            "threshold": settings.get("threshold", task.get("infomask", {}).get("threshold")),
+            **{key: settings.get(key, (task.get("infomask") or {}).get(key)) for key in SETTING_COLUMNS},
             "acc": run.metrics.get("test/acc"),
             "seconds": run.metrics.get("seconds"),
             "directory": str(run.directory),
@@ -57,6 +58,12 @@ def _cell(values: list[float | None]) -> str:
     return f"{mean:.1f}" if len(values) < 2 else f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
+def _settings_line(row: dict[str, Any]) -> str:
+    score = f"{row['score']}{' minus the blank image' if row['gain_over_blank'] else ''}"
+    stride = row["stride"] if row["stride"] is not None else row["patch_size"]
+    return f"score {score}, windows {row['patch_size']} px at stride {stride} ({row['aggregate']}), threshold {row['threshold']}"
+
+
 def table_markdown(rows: list[dict[str, Any]], source: str) -> str:
     lines = [
         "# Info-masking: how much of each digit's ink survives the mask (%)",
@@ -66,11 +73,14 @@ def table_markdown(rows: list[dict[str, Any]], source: str) -> str:
         "lower other ink is better. Mean (± sample std over runs).",
         "",
     ]
-    for digit in sorted({r["target_digit"] for r in rows}, key=str):
-        subset = [r for r in rows if r["target_digit"] == digit]
+    # one table per target digit and info-mask setting: runs that differ in either are not averaged
+    for digit, how in sorted({(r["target_digit"], _settings_line(r)) for r in rows}, key=lambda k: (str(k[0]), k[1])):
+        subset = [r for r in rows if r["target_digit"] == digit and _settings_line(r) == how]
         cams = ", ".join(sorted({str(r["cam"]) for r in subset}))
         lines += [
             f"## target digit {digit} ({len(subset)} runs, test accuracy {_cell([r['acc'] for r in subset])} %)",
+            "",
+            f"Info-mask settings: {how}.",
             "",
             "| mask | target ink kept ↑ | other ink kept ↓ |",
             "|---|---|---|",
@@ -95,7 +105,8 @@ def write_infomask_report(sweep_dir: str, out_dir: str) -> list[Path]:
 
 
 def infomask_grid_png(examples: dict[str, torch.Tensor], title: str = "", fill: float | None = None) -> bytes:
-    """Rows of (image, PMI map, info-masked image, CAM-masked image), as in the paper's Figure 2.
+    """Rows of (image, score map, info-masked image, CAM-masked image); the paper's Figure 2
+    shows an image and its info-masked version.
 
     ``examples``: ``images [N, 1, H, W]``, ``pmi [N, H, W]``, ``infomask``/``cammask``
     ``[N, H, W]`` bool, ``labels [N]``.
@@ -110,7 +121,7 @@ def infomask_grid_png(examples: dict[str, torch.Tensor], title: str = "", fill: 
     images = examples["images"].float()
     columns = [
         ("image", images[:, 0], "gray"),
-        ("PMI gain per patch", examples["pmi"], "RdBu_r"),
+        ("score (mean of windows)", examples["pmi"], "RdBu_r"),
         ("info-masked", masked_images(images, examples["infomask"], fill)[:, 0], "gray"),
         ("CAM-masked", masked_images(images, examples["cammask"], fill)[:, 0], "gray"),
     ]

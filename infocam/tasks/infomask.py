@@ -8,7 +8,14 @@ import torch
 from torch import Tensor
 
 from infocam.errors import ConfigError, DataError
-from infocam.infomask.masking import keep_above_fraction_of_max, patch_scores, pixels_of_patches, random_mask_probability
+from infocam.infomask.masking import (
+    keep_above_fraction_of_max,
+    mask_of_scores,
+    patch_scores,
+    random_mask_of_area,
+    random_mask_probability,
+)
+from infocam.infomask.settings import infomask_settings
 from infocam.localization import upsample_maps
 from infocam.metrics.ink import InkSurvival
 from infocam.registry import CAMS
@@ -18,15 +25,7 @@ from infocam.tasks.classify import ClassificationModule
 
 #: mask name -> how it is made; the metric keys are test/{name}_{target,other}_ink
 MASKS = ("infomask", "cammask", "randommask")
-DEFAULTS = {
-    "patch_size": 7,
-    "stride": None,  # = patch_size
-    "threshold": 0.2,
-    "score": "pmi",
-    "target_class": 1,  # the class whose information is kept ("contains the target digit")
-    "fill": None,  # blank value; None: each image's minimum (the background)
-    "num_examples": 8,  # rows of the picture grid
-}
+# the info-masking defaults live in conf/infomask/default.yaml only (infocam.infomask.settings)
 
 
 def ink_of(batch: Any) -> Tensor:
@@ -40,8 +39,9 @@ def ink_of(batch: Any) -> Tensor:
 class InfoMaskModule(ClassificationModule):
     """Trains and validates as :class:`ClassificationModule`. The test step adds, for class
     ``infomask.target_class`` of every image: the info-mask (§4), a mask from the ``cam``
-    method's map at the same threshold, and a random mask of the info-mask's patch count
-    (scored in expectation). It logs ``test/{infomask,cammask,randommask}_{target,other}_ink``
+    method's map at the same threshold, and a random mask of the info-mask's size (its patch
+    count with ``aggregate=patch``, its pixel count with ``aggregate=pixel``; scored in
+    expectation). It logs ``test/{infomask,cammask,randommask}_{target,other}_ink``
     and draws ``infomask/infomask_grid.png`` (image, PMI map, info-masked, CAM-masked).
     """
 
@@ -63,7 +63,7 @@ class InfoMaskModule(ClassificationModule):
         super().__init__(
             model, loss, optimizer, num_classes, scheduler, top_k=top_k, confusion_matrix=confusion_matrix, mc_samples=mc_samples
         )
-        self.settings = dict(DEFAULTS)
+        self.settings = infomask_settings()
         # test metrics the classification loops leave alone (see ClassificationModule.own_metrics)
         self.own_metrics.update(MASKS)
         self.metrics["test"].update({name: InkSurvival() for name in MASKS})
@@ -75,14 +75,7 @@ class InfoMaskModule(ClassificationModule):
     ) -> None:
         """Swap the CAM baseline (``infocam-eval cam=...``) and change info-masking settings over
         the trained ones (``infocam-eval +infomask.patch_size=14``); other tasks' settings are ignored."""
-        changes = dict(plain(infomask) or {})
-        unknown = set(changes) - set(DEFAULTS)
-        if unknown:
-            raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
-        merged = {**self.settings, **changes}
-        fill = merged["fill"]
-        if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float))):
-            raise ConfigError(f"infomask.fill must be a number or null (each image's minimum), got {fill!r}")
+        merged = infomask_settings(self.settings, plain(infomask))
         num_classes = int(self.hparams["num_classes"])
         if not 0 <= int(merged["target_class"]) < num_classes:
             raise ConfigError(f"infomask.target_class must be in [0, {num_classes}), got {merged['target_class']}")
@@ -101,13 +94,15 @@ class InfoMaskModule(ClassificationModule):
         images, ink = read.images, ink_of(batch)
         s = self.settings
         target = torch.full((images.shape[0],), int(s["target_class"]), device=images.device, dtype=torch.long)
-        scored = patch_scores(self.net, images, target, int(s["patch_size"]), s["stride"], s["fill"], str(s["score"]))
-        keep = keep_above_fraction_of_max(scored.scores, float(s["threshold"]))
-        masks = {
-            "infomask": pixels_of_patches(keep, scored.masks),
-            "cammask": self._cam_mask(images, target),
-            "randommask": random_mask_probability(keep.sum(1), scored.masks),
-        }
+        scored = patch_scores(
+            self.net, images, target, int(s["patch_size"]), s["stride"], s["fill"], str(s["score"]), bool(s["gain_over_blank"])
+        )
+        info = mask_of_scores(scored, float(s["threshold"]), str(s["aggregate"]))
+        if s["aggregate"] == "patch":
+            random = random_mask_probability(keep_above_fraction_of_max(scored.scores, float(s["threshold"])).sum(1), scored.masks)
+        else:
+            random = random_mask_of_area(info)
+        masks = {"infomask": info, "cammask": self._cam_mask(images, target), "randommask": random}
         for name, mask in masks.items():
             self.metrics["test"][name].update(mask, ink)
         self._keep_examples(images, scored.pixel_map(), masks["infomask"], masks["cammask"], read.labels)
@@ -118,11 +113,22 @@ class InfoMaskModule(ClassificationModule):
         return keep_above_fraction_of_max(maps, float(self.settings["threshold"]))
 
     def _keep_examples(self, images, pmi, info, cam, labels) -> None:
-        room = int(self.settings["num_examples"]) - sum(len(e["images"]) for e in self._examples)
-        if room <= 0 or self.global_rank != 0:
+        """The first test images of each class, half the rows images of class ``target_class``
+        (the ones with something to keep), so the grid shows what the mask keeps."""
+        if self.global_rank != 0:
+            return
+        total = int(self.settings["num_examples"])
+        target = int(self.settings["target_class"])
+        kept = torch.cat([e["labels"] for e in self._examples]) if self._examples else labels.new_zeros(0).cpu()
+        room_target = (total + 1) // 2 - int((kept == target).sum())
+        room_other = total // 2 - int((kept != target).sum())
+        is_target = labels == target
+        rows = torch.cat([torch.nonzero(is_target).flatten()[: max(room_target, 0)],
+                          torch.nonzero(~is_target).flatten()[: max(room_other, 0)]]).sort().values
+        if len(rows) == 0:
             return
         picked = {"images": images, "pmi": pmi, "infomask": info, "cammask": cam, "labels": labels}
-        self._examples.append({k: v[:room].detach().cpu() for k, v in picked.items()})
+        self._examples.append({k: v[rows].detach().cpu() for k, v in picked.items()})
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
@@ -138,6 +144,10 @@ class InfoMaskModule(ClassificationModule):
 
         examples = {k: torch.cat([e[k] for e in self._examples]) for k in self._examples[0]}
         s = self.settings
-        title = f"class {s['target_class']}, patch {s['patch_size']}, threshold {s['threshold']}, cam={self.cam_method.name}"
+        title = (
+            f"class {s['target_class']}, score {s['score']}{' - blank' if s['gain_over_blank'] else ''}, "
+            f"window {s['patch_size']} stride {s['stride'] or s['patch_size']} ({s['aggregate']}), "
+            f"threshold {s['threshold']}, cam={self.cam_method.name}"
+        )
         self.publish_figure("infomask/infomask_grid.png", infomask_grid_png(examples, title, fill=s["fill"]), "test/infomask_grid")
         self._examples = []

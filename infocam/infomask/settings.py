@@ -1,0 +1,45 @@
+"""Info-masking settings: defaults from ``conf/infomask/default.yaml`` (their one source),
+changed layer by layer (checkpoint, then command line) and checked once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from infocam.errors import ConfigError
+from infocam.runtime.configs import group_option
+
+
+def default_infomask() -> dict[str, Any]:
+    """The shipped defaults, read afresh (cheap; a cache would hide an edited file in a session)."""
+    return group_option("infomask")
+
+
+def infomask_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The defaults updated by each non-empty layer in order; an unknown key or a bad value is a
+    ConfigError naming it."""
+    from infocam.infomask.masking import AGGREGATES, SCORES
+
+    settings = default_infomask()
+    for layer in layers:
+        if layer is None:
+            continue
+        layer = OmegaConf.to_container(layer, resolve=True) if OmegaConf.is_config(layer) else dict(layer)
+        unknown = set(layer) - set(settings)
+        if unknown:
+            raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(settings)}")
+        settings.update(layer)
+    if settings["score"] not in SCORES:
+        raise ConfigError(f"infomask.score must be one of {', '.join(SCORES)}, got {settings['score']!r}")
+    if settings["aggregate"] not in AGGREGATES:
+        raise ConfigError(f"infomask.aggregate must be one of {', '.join(AGGREGATES)}, got {settings['aggregate']!r}")
+    if not isinstance(settings["gain_over_blank"], bool):
+        raise ConfigError(f"infomask.gain_over_blank must be true or false, got {settings['gain_over_blank']!r}")
+    fill = settings["fill"]
+    if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float))):
+        raise ConfigError(f"infomask.fill must be a number or null (each image's minimum), got {fill!r}")
+    if not 0.0 <= float(settings["threshold"]) < 1.0:
+        raise ConfigError(f"infomask.threshold must be in [0, 1), got {settings['threshold']}")
+    return settings
