@@ -90,6 +90,7 @@ def test_infomask_fill_must_be_a_number():
     assert task.settings["fill"] == 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["0", "-4"])
 def test_a_batch_size_below_one_is_one_line(tmp_path, value):
     proc = run_cli_in_process("train", [*MI, f"data.batch_size={value}", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
