@@ -31,3 +31,45 @@ def test_zoo_sweeps_then_report(tmp_path):
     markdown = (tmp_path / "reports" / "mi_zoo.md").read_text()
     assert "| gmm | 2 | 600 | knn | 3 |" in markdown
     assert (tmp_path / "reports" / "mi_zoo.png").stat().st_size > 10_000
+
+
+def _fake_run(directory, loss, seed, estimate, truth=1.5, n=2000, transform=None, failed=False):
+    import json
+
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"data": {"_target_": "infocam.data.gmm.GaussianMixtureDataModule", "dim": 10, "n": n,
+                                     "seed": seed, "family": "gaussian", "transform": transform, "num_classes": 5,
+                                     "prior": None, "balance": "balanced"}, "loss": {"name": loss}})
+    directory.mkdir(parents=True)
+    if failed:
+        (directory / ".hydra").mkdir()
+        OmegaConf.save(cfg, directory / ".hydra" / "config.yaml")
+        (directory / "error.txt").write_text("training loss became nan at global step 3\n")
+        return
+    OmegaConf.save(cfg, directory / "config.yaml")
+    (directory / "metrics.json").write_text(json.dumps({"test/mi_estimate": estimate, "test/mi_true": truth,
+                                                        "test/mi_estimate_se": 0.01, "seconds": 2.0 + seed}))
+
+
+def test_zoo_report_aggregates_seeds_and_counts_failed_cells(tmp_path):
+    from infocam.reporting.mi_zoo import write_mi_zoo
+
+    sweep = tmp_path / "sweep"
+    for seed, estimate in enumerate((1.4, 1.5, 1.6)):
+        _fake_run(sweep / f"k{seed}", "knn", seed, estimate)
+    _fake_run(sweep / "m0", "mine", 0, 1.2, transform="cube")
+    _fake_run(sweep / "m1", "mine", 1, None, transform="cube", failed=True)
+    _fake_run(sweep / "m2", "mine", 0, None, n=500, transform="cube", failed=True)
+    csv_path, md_path, png_path = write_mi_zoo(str(sweep), str(tmp_path / "reports"))
+    rows = {(r["task"], r["n"], r["estimator"]): r for r in csv.DictReader(csv_path.open())}
+    knn = rows[("gmm", "2000", "knn")]
+    assert (knn["seeds"], knn["failed"]) == ("3", "0")
+    assert float(knn["mean_error"]) == pytest.approx(0.0, abs=1e-9)
+    assert float(knn["error_sd"]) == pytest.approx(0.1)
+    assert float(knn["mean_abs_error"]) == pytest.approx(0.2 / 3)
+    assert float(knn["seconds"]) == pytest.approx(3.0)
+    assert (rows[("gmm+cube", "2000", "mine")]["seeds"], rows[("gmm+cube", "2000", "mine")]["failed"]) == ("1", "1")
+    assert rows[("gmm+cube", "500", "mine")]["mean_error"] == ""  # every seed failed: counted, no numbers
+    assert "training loss became nan" in md_path.read_text()
+    assert png_path.stat().st_size > 10_000

@@ -17,7 +17,7 @@ from typing import Any
 from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
 
-COLUMNS = ["task", "dim", "n", "estimator", "seeds", "mi_true", "mean_estimate", "mean_error", "error_sd",
+COLUMNS = ["task", "dim", "n", "estimator", "seeds", "failed", "mi_true", "mean_estimate", "mean_error", "error_sd",
            "mean_abs_error", "mean_se", "seconds"]
 ESTIMATORS = ("softmax", "pc_softmax", "logit_adjusted", "mine", "nwj", "infonce_batch", "js", "smile", "knn")
 
@@ -59,22 +59,56 @@ def run_rows(sweep_dir: str | Path) -> Collected:
             "estimate": float(m["test/mi_estimate"]), "truth": float(m["test/mi_true"]),
             "se": m.get("test/mi_estimate_se"), "seconds": m.get("seconds"),
         })
-    return require_rows(rows, "MI run with a known truth (test/mi_true)", sweep_dir)
+    require_rows(rows, "MI run with a known truth (test/mi_true)", sweep_dir)
+    rows.failed = failed_runs(sweep_dir)
+    return rows
 
 
-def aggregate(rows: list[dict]) -> list[dict]:
+def failed_runs(sweep_dir: str | Path) -> list[dict]:
+    """Multirun cells that failed (``error.txt``, e.g. a loss that became NaN): where an
+    estimator breaks is a result, so the table counts them instead of dropping them."""
+    from omegaconf import OmegaConf
+
+    failed = []
+    for error_file in sorted(Path(sweep_dir).rglob("error.txt")):
+        config_file = error_file.parent / ".hydra" / "config.yaml"
+        if (error_file.parent / "metrics.json").exists() or not config_file.is_file():
+            continue
+        try:
+            cfg = OmegaConf.load(config_file)
+            n = cfg.data.get("n")
+            failed.append({"task": task_label(cfg.data), "dim": int(cfg.data.get("dim") or 0),
+                           "n": int(n) if n is not None else 0, "estimator": str(cfg.loss.name),
+                           "reason": error_file.read_text().strip().splitlines()[0][:200]})
+        except Exception:  # noqa: BLE001  (an unreadable failed cell is left out of the count)
+            continue
+    return failed
+
+
+def aggregate(rows: list[dict], failed: list[dict] = ()) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["task"], r["dim"], r["n"], r["estimator"])].append(r)
+    failures: dict[tuple, int] = defaultdict(int)
+    for r in failed:
+        failures[(r["task"], r["dim"], r["n"], r["estimator"])] += 1
+    for key in failures:
+        groups.setdefault(key, [])
     order = {e: i for i, e in enumerate(ESTIMATORS)}
     table = []
     for (task, dim, n, estimator), members in groups.items():
+        if not members:  # every seed failed
+            table.append({"task": task, "dim": dim, "n": n, "estimator": estimator, "seeds": 0,
+                          "failed": failures[(task, dim, n, estimator)], "mi_true": None, "mean_estimate": None,
+                          "mean_error": None, "error_sd": None, "mean_abs_error": None, "mean_se": None,
+                          "seconds": None})
+            continue
         errors = [r["estimate"] - r["truth"] for r in members]
         ses = [r["se"] for r in members if r["se"] is not None]
         seconds = [r["seconds"] for r in members if r["seconds"] is not None]
         table.append({
             "task": task, "dim": dim, "n": n, "estimator": estimator, "seeds": len(members),
-            "mi_true": statistics.fmean(r["truth"] for r in members),
+            "failed": failures[(task, dim, n, estimator)], "mi_true": statistics.fmean(r["truth"] for r in members),
             "mean_estimate": statistics.fmean(r["estimate"] for r in members),
             "mean_error": statistics.fmean(errors),
             "error_sd": statistics.stdev(errors) if len(errors) > 1 else None,
@@ -97,12 +131,12 @@ def to_markdown(table: list[dict], runs: Collected, source: str) -> str:
         f"Built by `infocam-report kind=mi_zoo` from {len(runs)} runs under `{source}`. Error = estimate - truth;",
         "sd = its standard deviation over data seeds; seconds = one whole run (training and read-out).",
         "",
-        "| task | dim | n | estimator | seeds | truth | mean estimate | mean error | error sd | mean abs error | mean se | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| task | dim | n | estimator | seeds | failed | truth | mean estimate | mean error | error sd | mean abs error | mean se | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
         lines.append(
-            f"| {r['task']} | {r['dim']} | {r['n']} | {r['estimator']} | {r['seeds']} | {_fmt(r['mi_true'])} | "
+            f"| {r['task']} | {r['dim']} | {r['n']} | {r['estimator']} | {r['seeds']} | {r['failed']} | {_fmt(r['mi_true'])} | "
             f"{_fmt(r['mean_estimate'])} | {_fmt(r['mean_error'])} | {_fmt(r['error_sd'])} | "
             f"{_fmt(r['mean_abs_error'])} | {_fmt(r['mean_se'])} | {_fmt(r['seconds'], 1)} |"
         )
@@ -113,6 +147,10 @@ def to_markdown(table: list[dict], runs: Collected, source: str) -> str:
         lines += [f"| {r['task']} | {r['dim']} | {r['n']} | {r['estimator']} | {_fmt(r['mean_abs_error'])} |" for r in best]
     total = sum(r["seconds"] or 0 for r in runs)
     lines += ["", f"{len(runs)} runs, {total:.0f} s of run time in total."]
+    failed = getattr(runs, "failed", [])
+    if failed:
+        lines += ["", "## Failed runs (counted under `failed`)", ""]
+        lines += [f"- {r['task']}, dim {r['dim']}, n {r['n']}, {r['estimator']}: {r['reason']}" for r in failed]
     return "\n".join(lines) + "\n" + skipped_markdown(runs)
 
 
@@ -123,6 +161,8 @@ def _best_per_task(table: list[dict]) -> list[dict]:
     best: dict[tuple, dict] = {}
     for r in table:
         key = (r["task"], r["dim"])
+        if r["mean_abs_error"] is None:
+            continue
         if r["n"] == largest[key] and (key not in best or r["mean_abs_error"] < best[key]["mean_abs_error"]):
             best[key] = r
     return [best[k] for k in sorted(best)]
@@ -137,7 +177,7 @@ def to_png(table: list[dict]) -> bytes:
     fig, (by_n, by_dim) = plt.subplots(1, 2, figsize=(12, 4.5))
     estimators = sorted({r["estimator"] for r in table}, key=lambda e: (ESTIMATORS + (e,)).index(e))
     for estimator in estimators:
-        mine = [r for r in table if r["estimator"] == estimator]
+        mine = [r for r in table if r["estimator"] == estimator and r["mean_abs_error"] is not None]
         # error against n: averaged over tasks and dimensions at each n
         per_n = defaultdict(list)
         for r in mine:
@@ -171,7 +211,7 @@ def to_png(table: list[dict]) -> bytes:
 
 def write_mi_zoo(sweep_dir: str, out_dir: str, stem: str = "mi_zoo") -> list[Path]:
     runs = run_rows(sweep_dir)
-    table = aggregate(runs)
+    table = aggregate(runs, getattr(runs, "failed", []))
     out = Path(out_dir)
     # every file is rendered before the first is written: a failure leaves nothing partial
     csv_text, markdown, png = rows_to_csv(table, COLUMNS), to_markdown(table, runs, sweep_dir), to_png(table)
