@@ -187,7 +187,8 @@ def to_png(table: list[dict]) -> bytes:
             if len(sizes[(r["task"], r["dim"])]) > 1:
                 per_n[r["n"]].append(r["mean_abs_error"])
         xs = sorted(per_n)
-        by_n.plot(xs, [max(statistics.fmean(per_n[x]), 1e-4) for x in xs], "-o", label=estimator)
+        if xs:
+            by_n.plot(xs, [max(statistics.fmean(per_n[x]), 1e-4) for x in xs], "-o", label=estimator)
         # error against dimension at the largest n of each (task, dim)
         per_dim = defaultdict(list)
         largest = defaultdict(int)
@@ -197,15 +198,20 @@ def to_png(table: list[dict]) -> bytes:
             if r["n"] == largest[(r["task"], r["dim"])]:
                 per_dim[r["dim"]].append(r["mean_abs_error"])
         ds = sorted(per_dim)
-        by_dim.plot(ds, [max(statistics.fmean(per_dim[d]), 1e-4) for d in ds], "-s", label=estimator)
+        if ds:
+            by_dim.plot(ds, [max(statistics.fmean(per_dim[d]), 1e-4) for d in ds], "-s", label=estimator)
     for ax, xlabel, title in ((by_n, "sample size n", "|error| against n (mean over tasks swept in n)"),
                               (by_dim, "input dimension", "|error| against dimension (largest n)")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")  # |error| floored at 1e-4 so an exact hit stays on the plot
+        if not ax.lines:  # e.g. a sweep with one n: nothing to draw, and no log axis to build
+            ax.text(0.5, 0.5, "no task swept over this axis", ha="center", va="center", transform=ax.transAxes)
+        else:
+            ax.set_xscale("log")
+            ax.set_yscale("log")  # |error| floored at 1e-4 so an exact hit stays on the plot
         ax.set_xlabel(xlabel)
         ax.set_ylabel("mean |estimate - truth| [nats]")
         ax.set_title(title)
-    by_n.legend(fontsize=8)
+    if by_n.lines or by_dim.lines:
+        (by_n if by_n.lines else by_dim).legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
