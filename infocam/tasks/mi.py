@@ -80,10 +80,12 @@ class MIEstimationModule(RegistryTask):
         mi = metrics["mi"].compute()
         self.log(f"{stage}/mi_estimate", mi["estimate"].float(), prog_bar=True)
         self.log(f"{stage}/mi_estimate_se", mi["se"].float())
+        if not self.needs_training:  # a kNN estimate has no classifier to score
+            self.log(f"{stage}/num_samples", mi["count"].float())
+            return
         self.log(f"{stage}/num_samples", mi["count"].float())
-        if self.needs_training:  # a kNN estimate has no classifier to score
-            self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
-            self.log(f"{stage}/loss", metrics["loss"].compute())
+        self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
+        self.log(f"{stage}/loss", metrics["loss"].compute())
         for metric in metrics.values():
             metric.reset()
 
