@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
 
 .PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol \
-	reproduce-mi-zoo demo-infomask cub-digits docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
+	demo-infomask cub-digits docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
 
 venv: $(STAMP)
 
@@ -49,6 +49,7 @@ bench: $(STAMP)
 # (a diverged cell fails its multirun, not the target: the report counts it under `failed`)
 ZOO_SEEDS ?= 0,1,2
 ZOO_LOSSES ?= softmax,pc_softmax,mine,nwj,infonce_batch,smile,knn
+.PHONY: reproduce-mi-zoo
 reproduce-mi-zoo: $(STAMP)
 	rm -rf logs/reproduce/mi_zoo
 	-$(BIN)/infocam-train experiment=mi_gmm sweep=mi_zoo data.family=gaussian data.transform=null,cube,coupling \
