@@ -155,12 +155,13 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
     trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")) + wandb_callbacks(loggers, cfg), loggers)
 
     metrics: dict[str, float] = {}
-    if cfg.get("train", True):
+    fit = cfg.get("train", True) and getattr(task, "needs_training", True)  # loss=knn: nothing to fit
+    if fit:
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics.update(scalar_metrics(trainer.callback_metrics))
     if cfg.get("test", True):
         ckpt = None
-        if cfg.get("train", True):
+        if fit:
             best = getattr(monitored_checkpoint(trainer), "best_model_path", "")
             ckpt = best or None
             if best:

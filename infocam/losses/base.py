@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from infocam.errors import ConfigError, DataError
 
-MIBoundKind = Literal["conditional", "donsker_varadhan"]
+MIBoundKind = Literal["conditional", "donsker_varadhan", "nwj", "smile", "infonce_batch", "knn"]
 
 
 class ClassificationLoss(nn.Module):
@@ -50,6 +50,10 @@ class ClassificationLoss(nn.Module):
             return  # uniform-weight losses don't use priors; keep the placeholder
         prior = counts / counts.sum()
         self.log_prior.copy_(prior.log().to(self.log_prior.dtype))
+
+    def mi_bound_options(self) -> dict[str, Any]:
+        """Settings of the read-out beyond its kind (SMILE's tau, InfoNCE's K)."""
+        return {}
 
     def mi_log_weights(self) -> Tensor:
         """log q(y') inside the bound's partition term: log P(y') for an Eq. 5 bound."""

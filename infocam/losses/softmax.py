@@ -31,6 +31,12 @@ class PCSoftmaxCrossEntropy(ClassificationLoss):
 
     -log[exp(f_y) / sum_y' P(y') exp(f_y')] = logsumexp(f + log P) - f_y, computed in log
     space so large logits never overflow and no probability is ever divided by.
+
+    This is also InfoNCE with the whole label set as negatives, each weighted by P(y'): the
+    partition (1/K) sum_j exp f_{y_j}(x) over K negative labels drawn from P(y) becomes
+    sum_y' P(y') exp f_y'(x) exactly when the negatives are the label set so weighted (for
+    empirical priors: all N training labels). So the PC-softmax estimate is InfoNCE without
+    the log K cap of in-batch negatives (tests/test_mi_bounds.py checks the identity).
     """
 
     needs_priors = True

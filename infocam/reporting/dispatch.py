@@ -10,6 +10,7 @@ from infocam.errors import ConfigError
 from infocam.reporting.classification import write_classification_report
 from infocam.reporting.infomask import write_infomask_report
 from infocam.reporting.mi_table import write_mi_table2
+from infocam.reporting.mi_zoo import write_mi_zoo
 from infocam.reporting.wsol import write_wsol_table
 
 REPORTS: dict[str, Callable[[str, str], list]] = {
@@ -17,6 +18,7 @@ REPORTS: dict[str, Callable[[str, str], list]] = {
     "classification": write_classification_report,
     "wsol": write_wsol_table,
     "infomask": write_infomask_report,
+    "mi_zoo": write_mi_zoo,
 }
 
 

@@ -10,6 +10,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from infocam.errors import ConfigError
 from infocam.metrics import VariationalMIBound
+from infocam.metrics.mutual_information import KNNMutualInformation
 from infocam.tasks.base import RegistryTask
 
 
@@ -17,8 +18,10 @@ class MIEstimationModule(RegistryTask):
     """Logs ``{stage}/mi_estimate`` (and its standard error), ``{stage}/acc`` and the loss.
 
     Which bound is read off follows the loss: Theorem 1 (log M - CE) for ``softmax``, the
-    PC-softmax bound with training priors for ``pc_softmax``/``logit_adjusted``, and the
-    Donsker-Varadhan bound for ``mine``. At test time the DataModule's Monte-Carlo ground
+    PC-softmax bound with training priors for ``pc_softmax``/``logit_adjusted``, the
+    Donsker-Varadhan bound for ``mine``, NWJ for ``nwj``/``js``, clipped DV for ``smile``,
+    in-batch InfoNCE for ``infonce_batch``. ``loss=knn`` trains nothing (``needs_training``):
+    the run skips the fit loop and the test split's inputs go to the kNN estimator. At test time the DataModule's Monte-Carlo ground
     truth, when it has one, is logged beside it as ``test/mi_true``.
     """
 
@@ -33,11 +36,14 @@ class MIEstimationModule(RegistryTask):
     ) -> None:
         super().__init__(model, loss, optimizer, num_classes, scheduler, model_kwargs={"input_dim": input_dim})
         kind = self.loss_fn.mi_bound
+        #: False for estimators with nothing to fit (knn): ``infocam.run`` then skips ``fit``
+        self.needs_training = getattr(self.loss_fn, "needs_training", True)
         self.metrics = torch.nn.ModuleDict(
             {
                 stage: torch.nn.ModuleDict(
                     {
-                        "mi": VariationalMIBound(kind),
+                        "mi": KNNMutualInformation(self.loss_fn.k) if kind == "knn"
+                        else VariationalMIBound(kind, **self.loss_fn.mi_bound_options()),
                         "acc": MulticlassAccuracy(num_classes, average="micro"),
                         "loss": MeanMetric(),
                     }
@@ -60,8 +66,11 @@ class MIEstimationModule(RegistryTask):
 
     def _eval_step(self, stage: str, batch) -> None:
         x, y = batch
-        logits = self(x)
         metrics = self.metrics[stage]
+        if not self.needs_training:
+            metrics["mi"].update(x, y)
+            return
+        logits = self(x)
         metrics["loss"].update(self.loss_fn(logits, y), weight=y.numel())
         metrics["acc"].update(logits, y)
         metrics["mi"].update(logits, y, self.loss_fn.mi_log_weights())
@@ -71,6 +80,9 @@ class MIEstimationModule(RegistryTask):
         mi = metrics["mi"].compute()
         self.log(f"{stage}/mi_estimate", mi["estimate"].float(), prog_bar=True)
         self.log(f"{stage}/mi_estimate_se", mi["se"].float())
+        if not self.needs_training:  # a kNN estimate has no classifier to score
+            self.log(f"{stage}/num_samples", mi["count"].float())
+            return
         self.log(f"{stage}/num_samples", mi["count"].float())
         self.log(f"{stage}/acc", metrics["acc"].compute(), prog_bar=True)
         self.log(f"{stage}/loss", metrics["loss"].compute())
