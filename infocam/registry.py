@@ -65,7 +65,7 @@ class Registry(Generic[T]):
         """Build the entry ``name``; ``None`` kwargs are dropped so config defaults apply."""
         factory = self.get(name)
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        check_options(self.kind, name, factory, kwargs)
+        check_options(self.group, name, factory, kwargs)
         return factory(**kwargs)
 
     def from_spec(self, spec: Mapping[str, Any] | None, **kwargs: Any) -> T:
@@ -78,13 +78,6 @@ class Registry(Generic[T]):
         name = options.pop("name", None)
         if not name:
             raise ConfigError(f"{self.group}.name is required (registered: {', '.join(self.available())})")
-        factory = self.get(name)
-        try:
-            inspect.signature(factory).bind(**options, **kwargs)
-        except TypeError as err:
-            raise ConfigError(f"{self.group}={name}: {err}") from None
-        except ValueError:  # no signature to check (a builtin): let the call speak
-            pass
         return self.create(name, **options, **kwargs)
 
     def available(self, pattern: str = "*") -> list[str]:
@@ -126,7 +119,7 @@ def _load_plugins() -> None:
         entry_point.load()
 
 
-def check_options(kind: str, name: str, factory: Callable, kwargs: dict[str, Any]) -> None:
+def check_options(group: str, name: str, factory: Callable, kwargs: dict[str, Any]) -> None:
     """Options ``factory`` does not take, as one line (e.g. ``experiment=wsol_synthetic
     model=vgg16_gap``: the experiment's ``model.channels`` is gap_cnn's), instead of Python's
     "unexpected keyword argument" inside Hydra's traceback."""
@@ -140,9 +133,14 @@ def check_options(kind: str, name: str, factory: Callable, kwargs: dict[str, Any
     unknown = sorted(set(kwargs) - set(takes))
     if unknown:
         raise ConfigError(
-            f"{kind} {name} does not take the option(s) {', '.join(unknown)} (set by the config or an experiment "
-            f"for another {kind}); {name} takes: {', '.join(takes) or 'no options'}"
+            f"{group}={name} does not take the option(s) {', '.join(unknown)} (set by the config or an experiment "
+            f"for another {group}); {name} takes: {', '.join(takes) or 'no options'}"
         )
+    required = [p.name for p in parameters if p.default is inspect.Parameter.empty
+                and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    missing = [key for key in required if key not in kwargs]
+    if missing:
+        raise ConfigError(f"{group}={name} needs the option(s) {', '.join(missing)}")
 
 
 LOSSES: Registry = Registry("loss", "infocam.losses")

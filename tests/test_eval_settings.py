@@ -129,6 +129,6 @@ def test_wsol_report_does_not_merge_rows_whose_settings_differ(tmp_path):
     table4 = md.read_text().split("### Table 4", 1)[1].split("###", 1)[0]
     rows = [line for line in table4.splitlines() if line.startswith("| gap_cnn | CAM |")]
     assert len(rows) == 2, table4
-    cells = sorted((row.split(" | ")[4], row.split(" | ")[-1]) for row in rows)
+    cells = sorted((row.split(" | ")[5], row.split(" | ")[-1]) for row in rows)  # after the alignment column
     assert cells[0][0] == "20.00" and cells[0][1].startswith("1 (")  # run b alone, its settings named
     assert cells[1][0] == "50.00" and cells[1][1].startswith("2 (")  # a and c averaged

@@ -65,7 +65,7 @@ def test_options_of_another_model_name_the_model_and_the_options(tmp_path):
     proc = run_cli_in_process("train", ["experiment=wsol_synthetic", "model=vgg16_gap", "train=false", "test=false", *QUIET,
                                         f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     line = one_line(proc)
-    assert line.startswith("infocam: error: model vgg16_gap does not take the option(s) channels, last_batchnorm "
+    assert line.startswith("infocam: error: model=vgg16_gap does not take the option(s) channels, last_batchnorm "
                            "(set by the config or an experiment for another model); vgg16_gap takes: "), line
 
 

@@ -95,6 +95,8 @@ def test_third_party_entry_selected_from_cli(tmp_path):
 # -- every registered entry, from its config's defaults (entries added later are covered too) ----
 #: options that an entry's config leaves to the user (``???``) and a test must fill in
 REQUIRED_OPTIONS = {"model": {"timm": {"arch": "test_resnet"}}}
+#: flat-input models whose input_dim must have a shape (mi_cnn: 1 x 8 x 8 images, flattened); others get 6
+INPUT_DIMS = {"mi_cnn": 64}
 
 
 def default_spec(group: str, name: str) -> dict:
@@ -135,8 +137,10 @@ def test_from_spec_turns_a_config_spec_into_an_entry():
     assert registry.from_spec({"name": "round_widget", "size": None}, num_classes=3) == ("round", 3, 1)
     with pytest.raises(ConfigError, match=r"^widget\.name is required \(registered: round_widget\)$"):
         registry.from_spec({"size": 2})
-    with pytest.raises(ConfigError, match=r"^widget=round_widget: .*'colour'"):
+    with pytest.raises(ConfigError, match=r"^widget=round_widget does not take the option\(s\) colour .*round_widget takes: num_classes, size$"):
         registry.from_spec({"name": "round_widget", "colour": "red"}, num_classes=3)
+    with pytest.raises(ConfigError, match=r"^widget=round_widget needs the option\(s\) num_classes$"):
+        registry.from_spec({"name": "round_widget"})
     with pytest.raises(ConfigError, match="unknown widget 'square'"):
         registry.from_spec({"name": "square"})
 
@@ -146,10 +150,10 @@ def test_every_model_builds_from_its_config_and_gives_one_score_per_class(name):
     spec = default_spec("model", name)
     factory = MODELS.get(name)
     parameters = inspect.signature(factory).parameters
-    extra = {"input_dim": 6} if "input_dim" in parameters else {}
+    extra = {"input_dim": INPUT_DIMS.get(name, 6)} if "input_dim" in parameters else {}
     model = MODELS.from_spec(spec, num_classes=3, **extra).eval()
     if extra:
-        x = torch.randn(2, 6)
+        x = torch.randn(2, extra["input_dim"])
     else:  # images: the entry's channels and size, else RGB at a size every backbone takes
         channels = spec.get("in_channels", spec.get("in_chans", getattr(parameters.get("in_channels"), "default", 3)))
         size = spec.get("image_size", getattr(parameters.get("image_size"), "default", 80))
