@@ -257,6 +257,7 @@ class ActivationCam(CamMethod):
 _PASS_THROUGH = (
     nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Dropout, nn.Dropout2d, nn.Identity,
 )
+_POOLING = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.MaxPool2d)
 #: what a head may do to the captured map before pooling it (DenseNet: a ReLU inside forward)
 _HEAD_INPUTS: dict[str, Callable[[Tensor], Tensor]] = {"features": lambda f: f, "relu(features)": torch.relu}
 
@@ -290,12 +291,12 @@ def discover_layers(model: nn.Module, images: Tensor) -> tuple[nn.Module | None,
     (when its output is the model's output), from one forward pass on ``images[:1]``.
 
     Containers complete after their children, so the outermost module ending at the map wins
-    (``layer4`` rather than its last ReLU); pooling, flatten and dropout layers are skipped, and
-    once a layer has pooled a map down to 1 x 1 nothing after it counts (ConvNeXt's norm on the
-    pooled map is part of its head), so the map is the one the head pools.
+    (``layer4`` rather than its last ReLU); pooling, flatten and dropout layers are skipped, and so
+    is any module applied to a map a pooling layer took down to 1 x 1 (ConvNeXt's norm on the
+    pooled map, the gates of squeeze-and-excitation blocks), so the map is the one the head pools.
     """
-    state: dict[str, object] = {"map": None, "map_before_linear": None, "linear": None, "linear_out": None,
-                                "pooled": False}
+    state: dict[str, object] = {"map": None, "map_before_linear": None, "linear": None, "linear_out": None}
+    pooled: list[Tensor] = []  # maps pooled to 1 x 1 by a pooling layer, and what is computed from them
 
     def pre_hook(module, inputs):
         if isinstance(module, nn.Linear):
@@ -304,10 +305,13 @@ def discover_layers(model: nn.Module, images: Tensor) -> tuple[nn.Module | None,
     def hook(module, inputs, output):
         if isinstance(module, nn.Linear):
             state["linear"], state["linear_out"] = module, output
-        elif isinstance(output, Tensor) and output.ndim == 4 and not state["pooled"]:
+        elif isinstance(output, Tensor) and output.ndim == 4:
             source = inputs[0] if inputs and isinstance(inputs[0], Tensor) else None
-            if output.shape[-2:] == (1, 1) and source is not None and source.ndim == 4 and source.shape[-2:] != (1, 1):
-                state["pooled"] = True
+            if source is not None and any(source is p for p in pooled):
+                pooled.append(output)  # computed from a pooled map: part of a head or an SE gate
+            elif (isinstance(module, _POOLING) and output.shape[-2:] == (1, 1) and source is not None
+                    and source.ndim == 4 and source.shape[-2:] != (1, 1)):
+                pooled.append(output)
             elif not isinstance(module, _PASS_THROUGH):
                 state["map"] = module
 
