@@ -78,3 +78,24 @@ def test_unknown_method_bad_layer_and_missing_package(monkeypatch, resnet):
             CAMS.create("pytorch_grad_cam")
     finally:
         pytorch_gradcam.available_methods.cache_clear()
+
+
+@pytest.mark.slow
+def test_infocam_eval_scores_a_package_method_on_a_wsol_checkpoint(tmp_path):
+    import json
+
+    from conftest import run_cli_in_process
+
+    data = ["data=synthetic_loc", "data.num_train=64", "data.num_val=16", "data.num_test=24", "data.eval_batch_size=12"]
+    quiet = ["trainer.enable_progress_bar=false", "logger=none"]
+    run_cli_in_process("train", ["experiment=wsol_synthetic", *data, "model.channels=[8,16]", "trainer.max_epochs=1",
+                                 "callbacks=quiet", *quiet, f"hydra.run.dir={tmp_path / 'train'}"], cwd=tmp_path, check=True)
+    ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
+    run_cli_in_process("eval", [f"ckpt_path={ckpt}", *data, "cam=pytorch_grad_cam", "cam.method=GradCAMPlusPlus",
+                                "localization.curve_thresholds=20", *quiet, f"hydra.run.dir={tmp_path / 'eval'}"],
+                       cwd=tmp_path, check=True)
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    for key in ("test/gt_known_loc", "test/maxboxacc_v2"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert "test/pxap" in metrics  # synthetic_loc carries masks
+    assert metrics["test/num_images"] == 24
