@@ -26,7 +26,7 @@ from infocam.errors import ConfigError
 
 ALIGNMENTS = ("same", "full")
 #: the pointer every weight-based method gives for a head it cannot use
-USE_GRADCAM = "use cam=gradcam (infocam.GradCAM)"
+USE_GRADCAM = "Grad-CAM takes any head (infocam.GradCAM): use cam=gradcam"
 
 
 @dataclass
@@ -363,7 +363,7 @@ class FeatureTap:
         if need_classifier and self.classifier is None:
             raise ConfigError(
                 f"cam={method} needs a global-average-pooling + linear classifier head; {name}: its output is not "
-                f"an nn.Linear's (pass classifier= if it has one); use Grad-CAM (cam=gradcam)"
+                f"an nn.Linear's (pass classifier= if it has one); {USE_GRADCAM}"
             )
 
     def run(self, images: Tensor, leaf: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
