@@ -31,10 +31,10 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
-    from infocam.api.cams import CAM, GradCAM, InfoCAM, InfoCAMPlus
-    from infocam.api.mi import MIResult, estimate_mi
-    from infocam.api.scoring import evaluate_scoremaps
-    from infocam.localization.boxes import cams_to_boxes
+    from infocam.api.cams import CAM, GradCAM, InfoCAM, InfoCAMPlus  # noqa: F401
+    from infocam.api.mi import MIResult, estimate_mi  # noqa: F401
+    from infocam.api.scoring import evaluate_scoremaps  # noqa: F401
+    from infocam.localization.boxes import cams_to_boxes  # noqa: F401
 
 
 def __getattr__(name: str) -> object:

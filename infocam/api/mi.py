@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 from torch import nn
 
 from infocam.api._arrays import ArrayDataModule, as_float_tensor, check_fractions, encode_labels, stratified_splits
@@ -54,26 +56,21 @@ class MIResult:
                 f"accuracy {100 * self.accuracy:.1f} %)")
 
 
-class _KeepBest:
-    """A Lightning callback that keeps, in memory, the weights of the epoch with the highest
-    validation estimate (``task=mi`` keeps it as a checkpoint file; a library call writes none)."""
+class _KeepBest(L.Callback):
+    """Keeps, in memory, the weights of the epoch with the highest validation estimate
+    (``task=mi`` keeps that epoch as a checkpoint file; a library call writes none)."""
 
-    def __new__(cls, monitor: str):
-        import lightning as L
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.best, self.state, self.epoch = -math.inf, None, 0
 
-        class KeepBest(L.Callback):
-            def __init__(self) -> None:
-                self.best, self.state, self.epoch = -math.inf, None, 0
-
-            def on_validation_end(self, trainer, module) -> None:
-                if trainer.sanity_checking:
-                    return
-                value = trainer.callback_metrics.get(monitor)
-                if value is not None and float(value) > self.best:
-                    self.best, self.epoch = float(value), trainer.current_epoch + 1
-                    self.state = copy.deepcopy(module.state_dict())
-
-        return KeepBest()
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is not None and float(value) > self.best:
+            self.best, self.epoch = float(value), trainer.current_epoch + 1
+            self.state = copy.deepcopy(module.state_dict())
 
 
 @contextmanager
@@ -165,8 +162,6 @@ def estimate_mi(
     selected on. Defaults are the repository's Table 2 settings (``experiment=mi_gmm``); the
     same ``seed`` gives the same number on the same device.
     """
-    import lightning as L
-
     from infocam.registry import LOSSES
     from infocam.tasks.mi import MIEstimationModule
 
@@ -208,7 +203,7 @@ def estimate_mi(
             # metric and the training loop stay the ones task=mi uses
             module.net = user_net
         keep_best = _KeepBest("val/mi_estimate")
-        early_stopping = L.pytorch.callbacks.EarlyStopping(monitor="val/mi_estimate", mode="max", patience=patience)
+        early_stopping = EarlyStopping(monitor="val/mi_estimate", mode="max", patience=patience)
         trainer = L.Trainer(
             max_epochs=epochs, accelerator=accelerator, devices=devices, logger=False, enable_checkpointing=False,
             enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
