@@ -343,13 +343,21 @@ class FeatureTap:
 
     def __init__(self, model: nn.Module, target_layer: nn.Module | str | None = None,
                  classifier: nn.Module | str | None = None) -> None:
-        self.model = model
+        # weak: taps are cached per model in a WeakKeyDictionary, which a strong reference would pin
+        self._model = weakref.ref(model)
         self.target_layer = None if target_layer is None else resolve_module(model, target_layer, "target_layer")
         self.classifier = None if classifier is None else resolve_module(model, classifier, "classifier")
         if self.classifier is not None and not isinstance(self.classifier, nn.Linear):
             raise ConfigError(f"classifier must be an nn.Linear, got {type(self.classifier).__name__}")
         self._searched = False
         self.head_input: str | None = None  # key of _HEAD_INPUTS once the head has been checked
+
+    @property
+    def model(self) -> nn.Module:
+        model = self._model()
+        if model is None:
+            raise ConfigError("the model of this CAM tap no longer exists")
+        return model
 
     def discover(self, images: Tensor, need_classifier: bool, method: str) -> None:
         if not self._searched and (self.target_layer is None or (need_classifier and self.classifier is None)):
