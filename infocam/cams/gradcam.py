@@ -21,7 +21,8 @@ from infocam.registry import CAMS
 class GradCam(CamMethod):
     """ReLU(sum_k alpha_k g_k) with alpha_k the spatial mean of d logit_y / d g_k.
 
-    Features come from ``forward_features`` and logits from ``forward_head`` (any head). One
+    Features come from ``forward_features`` and logits from ``forward_head`` (any head), or,
+    for any other model, from a hook on ``target_layer`` and the model's own forward. One
     forward pass, one ``autograd.grad`` per target (batched over images: each image's logit
     depends only on its own features, so the gradient of the summed logits is per image).
     """
@@ -32,10 +33,15 @@ class GradCam(CamMethod):
         # Lightning evaluates under inference mode; gradients need it off (and a normal tensor).
         with torch.inference_mode(False), torch.enable_grad():
             images = images.clone()
-            features = model.forward_features(images)
-            if not features.requires_grad:
-                features.requires_grad_(True)
-            logits = model.forward_head(features)
+            if self.uses_hooks(model):
+                tap = self.tap(model)
+                tap.discover(images, need_classifier=False, method=self.name)
+                features, logits, _ = tap.run(images, leaf=True)
+            else:
+                features = model.forward_features(images)
+                if not features.requires_grad:
+                    features.requires_grad_(True)
+                logits = model.forward_head(features)
             resolved = [t.clone() for t in resolve_targets(targets, logits.detach())]
             maps = []
             for i, target in enumerate(resolved):

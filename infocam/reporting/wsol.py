@@ -77,6 +77,8 @@ def _run_row(run: RunRecord, root: Path) -> dict[str, Any]:
         subtract = {"cam": False, "infocam": "mean", "infocam_plus": "least likely", "gradcam": False}.get(name)
     elif name == "infocam":
         subtract = "mean" if subtract else False
+    if cam.get("method"):  # cam=pytorch_grad_cam: the package's method names the row
+        name, subtract = f"{name}:{cam['method']}", False if subtract is None else subtract
     model = dict(_plain(config.get("model")) or {})
     data = dict(_plain(config.get("data")) or {})
     target = str(data.get("_target_", "")).rsplit(".", 1)[-1]

@@ -1,0 +1,123 @@
+"""infocam.estimate_mi on arrays: the paper's GMM estimate near its Monte-Carlo truth, the
+result object, seeds, every registered MI loss, model=, and one line for each bad input."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import infocam
+from infocam.data.gmm import GaussianMixtureDataModule
+from infocam.errors import ConfigError, DataError
+from infocam.losses.base import ClassificationLoss
+from infocam.registry import LOSSES
+
+FAST = {"hidden_dims": (32, 32), "epochs": 3, "batch_size": 256}
+
+
+def gmm(dim: int, scale: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    dm = GaussianMixtureDataModule(dim=dim, balance="unbalanced", size_scale=scale, mc_samples=100_000)
+    dm.setup()
+    x = torch.cat([dm.splits[s].tensors[0] for s in ("train", "val", "test")])
+    y = torch.cat([dm.splits[s].tensors[1] for s in ("train", "val", "test")])
+    return x, y, dm.true_mutual_information()[0]
+
+
+@pytest.fixture(scope="module")
+def small_gmm():
+    return gmm(2, 0.05)  # 4,500 samples of the unbalanced 2-D mixture
+
+
+@pytest.mark.slow
+def test_estimate_is_near_the_monte_carlo_truth_and_reports_its_split(small_gmm):
+    x, y, truth = small_gmm
+    result = infocam.estimate_mi(x.numpy(), y.numpy(), hidden_dims=(64, 64), epochs=15, batch_size=128)
+    assert abs(result.estimate - truth) < 0.08, (result, truth)
+    assert float(result) == result.estimate and result.estimator == "pc_softmax"
+    assert 0 < result.se < 0.05
+    counts = np.bincount(y.numpy())
+    assert result.n_test == sum(int(round(c * 0.2)) for c in counts)
+    assert 0.8 < result.accuracy <= 1.0
+    assert list(result.priors) == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(list(result.priors.values()), counts / counts.sum(), atol=0.01)
+    assert 1 <= result.best_epoch <= result.epochs <= 15
+    assert "nats" in str(result)
+
+
+@pytest.mark.slow
+def test_same_seed_same_number_and_the_caller_rng_is_untouched(small_gmm):
+    x, y, _ = small_gmm
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = infocam.estimate_mi(x, y, seed=1, **FAST)
+    assert torch.equal(torch.get_rng_state(), state)
+    b = infocam.estimate_mi(x, y, seed=1, **FAST)
+    c = infocam.estimate_mi(x, y, seed=2, **FAST)
+    assert a.estimate == b.estimate and a.estimate != c.estimate
+
+
+def mi_losses() -> list[str]:
+    """Every registered loss that trains a classifier whose logits carry an MI bound."""
+    names = []
+    for name in LOSSES.available():
+        factory = LOSSES.get(name)
+        if inspect.isclass(factory) and issubclass(factory, ClassificationLoss):
+            names.append(name)
+    return names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", mi_losses())
+def test_every_registered_mi_loss_is_an_estimator(small_gmm, estimator):
+    x, y, truth = small_gmm
+    result = infocam.estimate_mi(x, y, estimator=estimator, **FAST)
+    assert result.estimator == estimator
+    assert 0.3 < result.estimate < truth + 0.3  # trained three epochs: a bound in the right range
+    assert math.isnan(result.se) == (LOSSES.get(estimator).mi_bound == "donsker_varadhan")
+
+
+@pytest.mark.slow
+def test_string_labels_and_a_user_model_on_images():
+    gen = torch.Generator().manual_seed(0)
+    labels = ["cat", "dog"] * 60
+    images = torch.randn(120, 1, 8, 8, generator=gen)
+    images[1::2] += 1.5  # "dog" images are brighter
+    built = []
+
+    def factory(input_shape, num_classes):
+        built.append((input_shape, num_classes))
+        return nn.Sequential(nn.Conv2d(input_shape[0], 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.Linear(4, num_classes))
+
+    result = infocam.estimate_mi(images, labels, model=factory, epochs=3, batch_size=32)
+    assert built == [((1, 8, 8), 2)]
+    assert set(result.priors) == {"cat", "dog"} and result.n_test == 24
+    by_name = infocam.estimate_mi(images, labels, model="gap_cnn", epochs=1, batch_size=32)
+    assert by_name.n_test == 24 and math.isfinite(by_name.estimate)
+    with pytest.raises(ConfigError, match="model= must be a registered model name or a factory"):
+        infocam.estimate_mi(images, labels, model=3, epochs=1)
+
+
+@pytest.mark.parametrize("x, y, kwargs, message", [
+    (np.zeros((10, 2)), np.zeros(9), {}, "X has 10 samples but y has 9 labels"),
+    (np.array([[0.0, np.nan]] * 10), [0, 1] * 5, {}, r"X has 10 NaN/inf values \(first at index \(0, 1\)\)"),
+    (np.array([[np.inf, 0.0]] * 10), [0, 1] * 5, {}, "NaN/inf"),
+    (np.zeros((10, 2)), [3] * 10, {}, "single class"),
+    (np.zeros((10, 2, 2)), [0, 1] * 5, {}, r"X must be 2-D \[n, d\], got shape \(10, 2, 2\)"),
+    (np.zeros(10), [0, 1] * 5, {}, "X must be 2-D"),
+    (np.zeros((40, 2)), [0] * 35 + [1] * 5, {}, "class 1 has 5 samples: 1 in the test split, which needs at least 2"),
+    (np.zeros((40, 2)), [0, 1] * 20, {"estimator": "softmx"}, "unknown loss 'softmx'"),
+    (np.zeros((40, 2)), [0, 1] * 20, {"val_fraction": 0.6, "test_fraction": 0.5}, "sum below 1"),
+    (np.zeros((40, 2)), [0, 1] * 20, {"epochs": 0}, "epochs must be a positive integer"),
+    (np.zeros((40, 2)), [[0, 1]] * 20, {}, r"y must be 1-D \[n\] labels"),
+    ([["a", "b"]] * 4, [0, 1] * 2, {}, "X must hold numbers"),
+])
+def test_bad_input_is_one_line(x, y, kwargs, message):
+    with pytest.raises((DataError, ConfigError), match=message) as err:
+        infocam.estimate_mi(x, y, **kwargs)
+    assert "\n" not in str(err.value)
