@@ -38,7 +38,7 @@ class MIResult:
     #: standard error of the held-out mean (NaN for a Donsker-Varadhan bound such as MINE's)
     se: float
     estimator: str
-    #: held-out samples the estimate was read on, and the classifier's accuracy on them
+    #: held-out samples the estimate was read on, and the classifier's accuracy on them (NaN for knn)
     n_test: int
     accuracy: float
     #: P(y) of the training split (what the PC-softmax bound uses), by class label
@@ -156,7 +156,9 @@ def estimate_mi(
     labels ``y [n]`` of any hashable kind.
 
     Trains a classifier with the registered loss ``estimator`` (``softmax``, ``pc_softmax``,
-    ``logit_adjusted``, ``mine``, ...) on a stratified training split, stops early on the
+    ``logit_adjusted``, ``mine``, ``nwj``, ``infonce_batch``, ``js``, ``smile``, ...) on a stratified
+    training split (``knn``, Ross's nearest-neighbour estimate, trains nothing and reads the same
+    held-out split), stops early on the
     validation estimate (``patience`` epochs without a new best, at most ``epochs``), restores
     the best epoch, and reads the estimate off the held-out ``test_fraction``, never trained or
     selected on. Defaults are the repository's Table 2 settings (``experiment=mi_gmm``); the
@@ -210,7 +212,8 @@ def estimate_mi(
             callbacks=[early_stopping, keep_best], use_distributed_sampler=False, default_root_dir=None,
         )
         try:
-            trainer.fit(module, datamodule=datamodule)
+            if module.needs_training:  # loss=knn reads the held-out split with nothing to fit
+                trainer.fit(module, datamodule=datamodule)
         except RuntimeError as err:
             if "shape" in str(err) or "size" in str(err):
                 raise ConfigError(f"the model does not fit X of shape {tuple(x.shape[1:])}: {err}".splitlines()[0]) from None
@@ -225,7 +228,7 @@ def estimate_mi(
         se=float(metrics["test/mi_estimate_se"]),
         estimator=estimator,
         n_test=int(metrics["test/num_samples"]),
-        accuracy=float(metrics["test/acc"]),
+        accuracy=float(metrics.get("test/acc", math.nan)),  # a kNN estimate has no classifier
         priors=priors,
         epochs=int(trainer.current_epoch),
         best_epoch=keep_best.epoch,
