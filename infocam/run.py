@@ -285,23 +285,16 @@ def inherit_data_identity(cfg: DictConfig, checkpoint: dict[str, Any]) -> dict[s
 def checkpoint_task_class(checkpoint: dict[str, Any], ckpt_path: Path) -> type | None:
     """The task class a checkpoint recorded (``infocam_task``), if it recorded one.
 
-    ``checkpoint`` was read with ``weights_only=True`` (no code ran), and only a subclass of the
-    project's task base is accepted, so a crafted ``infocam_task`` cannot name any other class.
+    ``checkpoint`` was read with ``weights_only=True`` (no code ran), and the record is matched
+    against the project's fixed list of task classes before anything is imported
+    (:func:`infocam.runtime.checkpoints.recorded_task_class`).
     """
-    from hydra.utils import get_class
-
-    from infocam.tasks.base import RegistryTask
+    from infocam.runtime.checkpoints import recorded_task_class
 
     name = checkpoint.get("infocam_task")
     if not name:
         return None
-    try:
-        task_class = get_class(str(name))
-    except Exception:  # noqa: BLE001  (any import failure means the record is unusable)
-        task_class = None
-    if not (isinstance(task_class, type) and issubclass(task_class, RegistryTask)):
-        raise ConfigError(f"{ckpt_path}: records task {name!r}, which is not an infocam task")
-    return task_class
+    return recorded_task_class(name, ckpt_path)
 
 
 def skip_pretrained_weights(checkpoint: dict[str, Any]) -> dict[str, Any]:
