@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from infocam.runtime.configs import config_dir
@@ -69,7 +70,9 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
                 message = _one_line(user_error) if user_error is not None else f"{type(err).__name__}: {err}".splitlines()[0]
                 if user_error is None:
                     log.exception("multirun cell failed")  # the traceback goes to the cell's log file
-                return _record_failed_cell(cfg, message)
+                from infocam.runtime.rundir import RunDirRefused
+
+                return _record_failed_cell(cfg, message, refused=isinstance(user_error, RunDirRefused))
             if user_error is None:
                 raise
             print(f"infocam: error: {_one_line(user_error)}", file=sys.stderr)
@@ -86,7 +89,7 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and str(HydraConfig.get().mode).endswith("MULTIRUN")
 
 
-def _record_failed_cell(cfg: DictConfig, message: str) -> float | None:
+def _record_failed_cell(cfg: DictConfig, message: str, refused: bool = False) -> float | None:
     """Write the cell's error into its run directory and remember it for the closing summary;
     the sweep goes on (an Optuna sweeper sees NaN, i.e. a failed trial)."""
     from hydra.core.hydra_config import HydraConfig
@@ -95,7 +98,8 @@ def _record_failed_cell(cfg: DictConfig, message: str) -> float | None:
 
     run_dir = str(HydraConfig.get().runtime.output_dir)
     try:
-        atomic_write_text(Path(run_dir) / "error.txt", message + "\n")
+        if not refused:  # a directory this cell may not use belongs to another run: write nothing there
+            atomic_write_text(Path(run_dir) / "error.txt", message + "\n")
     except InfocamError:
         pass  # an unwritable cell directory is reported in the summary all the same
     FAILED_CELLS.append((run_dir, message))
@@ -167,15 +171,19 @@ def _eval(cfg: DictConfig) -> None:
 @guarded
 def _report(cfg: DictConfig) -> None:
     from infocam.reporting import build_report
+    from infocam.runtime.rundir import write_hydra_record
 
+    write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     build_report(cfg)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval_maps")
 @guarded
 def _eval_maps(cfg: DictConfig) -> None:
+    from infocam.runtime.rundir import write_hydra_record
     from infocam.wsoleval.saved_maps import evaluate_maps
 
+    write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     evaluate_maps(cfg)
 
 

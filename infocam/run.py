@@ -19,7 +19,7 @@ from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.runtime.launchers import cluster_plugins
 from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
-from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir
+from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir, write_hydra_record
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ def lock_output_dir(cfg: DictConfig, output_dir: Path, resume: bool) -> RunDirLo
     if not is_launching_process():
         return None
     overwrite = bool((cfg.get("run") or {}).get("overwrite", False))
-    return lock_run_dir(output_dir, resume=resume, overwrite=overwrite)
+    lock = lock_run_dir(output_dir, resume=resume, overwrite=overwrite)
+    write_hydra_record(cfg, output_dir)  # only now: a refused run leaves the owner's record alone
+    return lock
 
 
 def check_finite_metrics(metrics: dict[str, float]) -> None:
