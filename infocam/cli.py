@@ -18,6 +18,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from infocam.runtime.booleans import check_booleans
 from infocam.runtime.configs import config_dir
 from infocam.errors import ConfigError, InfocamError
 
@@ -61,6 +62,7 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             print(f"infocam: error: {_one_line(err)}", file=sys.stderr)
             sys.exit(1)
         try:
+            check_booleans(cfg)
             return job(cfg)
         except Exception as err:  # noqa: BLE001  (sorted below: user error, multirun cell, bug)
             user_error = _user_error(err)
