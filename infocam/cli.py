@@ -106,6 +106,9 @@ def _record_failed_cell(cfg: DictConfig, message: str, refused: bool = False) ->
         pass  # an unwritable cell directory is reported in the summary all the same
     FAILED_CELLS.append((run_dir, message))
     print(f"infocam: error: {run_dir}: {message}", file=sys.stderr)
+    from infocam.runtime.failed_cells import report_to_launcher
+
+    report_to_launcher(run_dir, message)  # under submitit the launching process is another one
     return math.nan if cfg.get("optimized_metric") else None
 
 
