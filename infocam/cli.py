@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from infocam.runtime.booleans import check_booleans
 from infocam.runtime.configs import config_dir
-from infocam.errors import ConfigError, InfocamError
+from infocam.errors import ConfigError, InfocamError, RunTerminated
 
 
 CONFIG_DIR = str(config_dir())
@@ -68,6 +68,9 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             user_error = _user_error(err)
             if os.environ.get("INFOCAM_FULL_ERROR"):
                 raise
+            if isinstance(user_error, RunTerminated):  # the whole command was asked to stop
+                print(f"infocam: error: {_one_line(user_error)}", file=sys.stderr)
+                sys.exit(user_error.exit_status)
             if _in_multirun():
                 message = _one_line(user_error) if user_error is not None else f"{type(err).__name__}: {err}".splitlines()[0]
                 if user_error is None:

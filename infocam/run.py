@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import lightning as L
 from hydra.utils import instantiate
@@ -15,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
 from infocam.runtime.checkpoints import load_checkpoint
-from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
+from infocam.errors import ConfigError, InfocamError, NonFiniteLossError, RunTerminated
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.runtime.launchers import cluster_plugins
 from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
@@ -156,6 +157,44 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
     trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")) + wandb_callbacks(loggers, cfg), loggers)
 
     metrics: dict[str, float] = {}
+    with terminated_as_error(output_dir, "train"):
+        _fit_and_test(cfg, trainer, task, datamodule, metrics)
+    metrics["seconds"] = time.perf_counter() - started
+    check_finite_metrics(metrics)
+    if trainer.is_global_zero:
+        save_run_files(cfg, output_dir, metrics)
+        publish_metrics(loggers, output_dir / "metrics.json")
+    return metrics
+
+
+@contextlib.contextmanager
+def terminated_as_error(output_dir: Path, command: str) -> Iterator[None]:
+    """Lightning ends ``fit``/``test`` on SIGTERM with ``SIGTERMException``, a ``SystemExit`` of
+    status 0: turn it into :class:`RunTerminated` (one line: what happened, how to resume).
+
+    On SLURM, Lightning's requeue signal (SIGUSR1, ``SLURMEnvironment(auto_requeue=True)``) has
+    saved an ``hpc_ckpt_*.ckpt`` and requeued the job before SLURM's SIGTERM arrives; the requeued
+    job restores it by itself, so only the exit status changes here (a requeue does not read it).
+    """
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        yield
+    except SIGTERMException:
+        from infocam.cli import _in_multirun
+
+        if command == "eval":
+            how = "run the same infocam-eval again"
+        elif _in_multirun():
+            how = "rerun the same multirun (same hydra.sweep.dir) with ckpt_path=last"
+        else:
+            how = f"rerun the same command with ckpt_path=last hydra.run.dir={output_dir}"
+        raise RunTerminated(f"the run in {output_dir} was terminated (SIGTERM) before it finished, "
+                            f"no metrics.json written; to resume, {how}") from None
+
+
+def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, task: L.LightningModule,
+                  datamodule: L.LightningDataModule, metrics: dict[str, float]) -> None:
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics.update(scalar_metrics(trainer.callback_metrics))
@@ -170,12 +209,6 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
             ckpt = cfg.get("ckpt_path")
         trainer.test(task, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
-    metrics["seconds"] = time.perf_counter() - started
-    check_finite_metrics(metrics)
-    if trainer.is_global_zero:
-        save_run_files(cfg, output_dir, metrics)
-        publish_metrics(loggers, output_dir / "metrics.json")
-    return metrics
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -216,7 +249,8 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
     check_checkpoint_fits_data(task, datamodule, ckpt_path, cfg.data)
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, wandb_callbacks(loggers, cfg), loggers)
-    trainer.test(task, datamodule=datamodule)
+    with terminated_as_error(output_dir, "eval"):
+        trainer.test(task, datamodule=datamodule)
     metrics = {k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")}
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
