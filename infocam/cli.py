@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ from omegaconf import DictConfig
 
 from infocam.runtime.booleans import check_booleans
 from infocam.runtime.configs import config_dir
+from infocam.runtime.console import configure_console, quiet_launcher
 from infocam.errors import ConfigError, InfocamError, RunTerminated
 
 
@@ -61,9 +63,14 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
                 raise
             print(f"infocam: error: {_one_line(err)}", file=sys.stderr)
             sys.exit(1)
+        started = time.perf_counter()
         try:
             check_booleans(cfg)
-            return job(cfg)
+            configure_console(cfg)
+            result = job(cfg)
+            if _in_multirun():
+                _print_cell_line(cfg, started)
+            return result
         except Exception as err:  # noqa: BLE001  (sorted below: user error, multirun cell, bug)
             user_error = _user_error(err)
             if os.environ.get("INFOCAM_FULL_ERROR"):
@@ -86,6 +93,19 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             _close_wandb()
 
     return wrapper
+
+
+def _print_cell_line(cfg: DictConfig, started: float) -> None:
+    """One line per finished multirun cell (infocam.runtime.console.cell_line), from its metrics.json."""
+    from infocam.runtime.console import cell_line
+    from infocam.runtime.io import read_metrics
+
+    path = Path(str(HydraConfig.get().runtime.output_dir)) / "metrics.json"
+    try:
+        metrics = read_metrics(path) if path.is_file() else {}
+    except (OSError, ValueError):
+        metrics = {}
+    print(cell_line(metrics, cfg, time.perf_counter() - started), flush=True)
 
 
 def _in_multirun() -> bool:
@@ -242,6 +262,7 @@ def _check_default_log_dir(argv: list[str]) -> None:
 def train_main() -> None:
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
+    quiet_launcher(sys.argv[1:])
     _train()
     _exit_if_cells_failed()
 
@@ -249,6 +270,7 @@ def train_main() -> None:
 def eval_main() -> None:
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
+    quiet_launcher(sys.argv[1:])
     _eval()
     _exit_if_cells_failed()
 

@@ -18,6 +18,7 @@ from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
 from infocam.runtime.checkpoints import load_checkpoint
 from infocam.errors import ConfigError, InfocamError, NonFiniteLossError, RunTerminated
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
+from infocam.runtime.console import is_quiet_cell
 from infocam.runtime.launchers import cluster_plugins
 from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
 from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir, write_hydra_record
@@ -72,8 +73,14 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -
     check_trainer_config(cfg.trainer)
     callbacks = [*callbacks, RandomStateCheckpoint()]
     plugins = [AtomicCheckpointIO(), *cluster_plugins(cfg.trainer)]  # + submitit's ranks under hydra/launcher=local
+    quiet: dict[str, Any] = {}
+    if is_quiet_cell(cfg):  # a multirun cell prints one line (infocam.runtime.console); verbose=true: all
+        from lightning.pytorch.callbacks import ProgressBar
+
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        quiet = {"enable_progress_bar": False, "enable_model_summary": False}
     try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, **quiet)
     except InfocamError:
         raise
     except Exception as err:  # noqa: BLE001  (Lightning rejects bad arguments with assorted types)
@@ -156,6 +163,8 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")) + wandb_callbacks(loggers, cfg), loggers)
 
+    if is_quiet_cell(cfg):  # the summary Lightning would print, into the cell's log file
+        log.info("model summary:\n%s", _model_summary(task))
     metrics: dict[str, float] = {}
     with terminated_as_error(output_dir, "train"):
         _fit_and_test(cfg, trainer, task, datamodule, metrics)
@@ -165,6 +174,15 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
         save_run_files(cfg, output_dir, metrics)
         publish_metrics(loggers, output_dir / "metrics.json")
     return metrics
+
+
+def _model_summary(task: L.LightningModule) -> str:
+    from lightning.pytorch.utilities.model_summary import ModelSummary
+
+    try:
+        return str(ModelSummary(task, max_depth=1))
+    except Exception as err:  # noqa: BLE001  (a summary is information, never a reason to fail)
+        return f"(no summary: {type(err).__name__})"
 
 
 @contextlib.contextmanager
@@ -207,8 +225,9 @@ def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, task: L.LightningModule,
                 log.info("testing the best checkpoint %s", best)
         else:
             ckpt = cfg.get("ckpt_path")
-        trainer.test(task, datamodule=datamodule, ckpt_path=ckpt)
+        trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=not is_quiet_cell(cfg))
         metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
+        log.info("test metrics: %s", {k: round(v, 6) for k, v in metrics.items() if k.startswith("test/")})
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -250,7 +269,7 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, wandb_callbacks(loggers, cfg), loggers)
     with terminated_as_error(output_dir, "eval"):
-        trainer.test(task, datamodule=datamodule)
+        trainer.test(task, datamodule=datamodule, verbose=not is_quiet_cell(cfg))
     metrics = {k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")}
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
