@@ -166,8 +166,23 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
     if is_quiet_cell(cfg):  # the summary Lightning would print, into the cell's log file
         log.info("model summary:\n%s", _model_summary(task))
     metrics: dict[str, float] = {}
-    with terminated_as_error(output_dir, "train"):
-        _fit_and_test(cfg, trainer, task, datamodule, metrics)
+    if cfg.get("train", True):
+        with terminated_as_error(output_dir, "train"):
+            trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+    if cfg.get("test", True):
+        ckpt = None
+        if cfg.get("train", True):
+            best = getattr(monitored_checkpoint(trainer), "best_model_path", "")
+            ckpt = best or None
+            if best:
+                log.info("testing the best checkpoint %s", best)
+        else:
+            ckpt = cfg.get("ckpt_path")
+        with terminated_as_error(output_dir, "train"):
+            trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=not is_quiet_cell(cfg))
+        metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
+        log.info("test metrics: %s", {k: round(v, 6) for k, v in metrics.items() if k.startswith("test/")})
     metrics["seconds"] = time.perf_counter() - started
     check_finite_metrics(metrics)
     if trainer.is_global_zero:
@@ -190,9 +205,10 @@ def terminated_as_error(output_dir: Path, command: str) -> Iterator[None]:
     """Lightning ends ``fit``/``test`` on SIGTERM with ``SIGTERMException``, a ``SystemExit`` of
     status 0: turn it into :class:`RunTerminated` (one line: what happened, how to resume).
 
-    On SLURM, Lightning's requeue signal (SIGUSR1, ``SLURMEnvironment(auto_requeue=True)``) has
-    saved an ``hpc_ckpt_*.ckpt`` and requeued the job before SLURM's SIGTERM arrives; the requeued
-    job restores it by itself, so only the exit status changes here (a requeue does not read it).
+    On SLURM, Lightning's requeue signal (SIGUSR1 with ``SLURMEnvironment(auto_requeue=True)``) has
+    saved an ``hpc_ckpt_*.ckpt`` and requeued the job before SLURM's SIGTERM arrives (Lightning
+    then only logs "Bypassing SIGTERM" beside the notifier that stops the loop); the requeued job
+    restores that checkpoint by itself, so only the exit status changes here (a requeue ignores it).
     """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -209,25 +225,6 @@ def terminated_as_error(output_dir: Path, command: str) -> Iterator[None]:
             how = f"rerun the same command with ckpt_path=last hydra.run.dir={output_dir}"
         raise RunTerminated(f"the run in {output_dir} was terminated (SIGTERM) before it finished, "
                             f"no metrics.json written; to resume, {how}") from None
-
-
-def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, task: L.LightningModule,
-                  datamodule: L.LightningDataModule, metrics: dict[str, float]) -> None:
-    if cfg.get("train", True):
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        metrics.update(scalar_metrics(trainer.callback_metrics))
-    if cfg.get("test", True):
-        ckpt = None
-        if cfg.get("train", True):
-            best = getattr(monitored_checkpoint(trainer), "best_model_path", "")
-            ckpt = best or None
-            if best:
-                log.info("testing the best checkpoint %s", best)
-        else:
-            ckpt = cfg.get("ckpt_path")
-        trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=not is_quiet_cell(cfg))
-        metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
-        log.info("test metrics: %s", {k: round(v, 6) for k, v in metrics.items() if k.startswith("test/")})
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
