@@ -182,7 +182,8 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
         with terminated_as_error(output_dir, "train"):
             trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=not is_quiet_cell(cfg))
         metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
-        log.info("test metrics: %s", {k: round(v, 6) for k, v in metrics.items() if k.startswith("test/")})
+        if is_quiet_cell(cfg):  # the test table Lightning would print, into the cell's log file
+            log.info("test metrics: %s", {k: round(v, 6) for k, v in metrics.items() if k.startswith("test/")})
     metrics["seconds"] = time.perf_counter() - started
     check_finite_metrics(metrics)
     if trainer.is_global_zero:
