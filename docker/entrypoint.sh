@@ -5,8 +5,8 @@
 #
 # A training or evaluation run that names no output directory gets one on the outputs volume,
 # fixed here once: Lightning starts the extra DDP ranks by re-running this very command line, so
-# every rank writes into the same directory. INFOCAM_RUN_DIR chooses it; a multirun gets a
-# sweep directory instead.
+# every rank writes into the same directory. It is unique (the start's second and a random
+# suffix); INFOCAM_RUN_DIR chooses it instead; a multirun gets a sweep directory.
 set -eu
 
 case "${1:-}" in
@@ -30,12 +30,17 @@ if [ "$command" = infocam-train ] || [ "$command" = infocam-eval ]; then
         esac
     done
     if [ "$named" = no ]; then
-        stamp="$(date -u +%Y-%m-%d_%H-%M-%S)"
-        if [ "$multirun" = yes ]; then
-            extra="hydra.sweep.dir=${INFOCAM_RUN_DIR:-$outputs/multiruns/$stamp}"
+        if [ "$multirun" = yes ]; then key=hydra.sweep.dir; kind=multiruns; else key=hydra.run.dir; kind=runs; fi
+        if [ -n "${INFOCAM_RUN_DIR:-}" ]; then
+            dir="$INFOCAM_RUN_DIR"
         else
-            extra="hydra.run.dir=${INFOCAM_RUN_DIR:-$outputs/runs/$stamp}"
+            # the second plus a random suffix, created here: two starts in the same second (even in
+            # two containers, where both are pid 1) get directories of their own
+            mkdir -p "$outputs/$kind"
+            dir="$(mktemp -d "$outputs/$kind/$(date -u +%Y-%m-%d_%H-%M-%S)_XXXXXX")"
         fi
+        # quoted for Hydra's parser, so a path with , = [ ] or spaces stays one value (a ' is escaped)
+        extra="$key='$(printf '%s' "$dir" | sed "s/'/\\\\'/g")'"
         # Hydra's parser wants the overrides together: put ours before the first one, after any
         # leading options (and their values), by rotating the argument list once
         count=$#

@@ -11,14 +11,18 @@ import logging
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from infocam.runtime.booleans import check_booleans
 from infocam.runtime.configs import config_dir
-from infocam.errors import ConfigError, InfocamError
+from infocam.runtime.console import configure_console, quiet_launcher
+from infocam.errors import ConfigError, InfocamError, RunTerminated
 
 
 CONFIG_DIR = str(config_dir())
@@ -59,17 +63,28 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
                 raise
             print(f"infocam: error: {_one_line(err)}", file=sys.stderr)
             sys.exit(1)
+        started = time.perf_counter()
         try:
-            return job(cfg)
+            check_booleans(cfg)
+            configure_console(cfg)
+            result = job(cfg)
+            if _in_multirun():
+                _print_cell_line(cfg, started)
+            return result
         except Exception as err:  # noqa: BLE001  (sorted below: user error, multirun cell, bug)
             user_error = _user_error(err)
             if os.environ.get("INFOCAM_FULL_ERROR"):
                 raise
+            if isinstance(user_error, RunTerminated):  # the whole command was asked to stop
+                print(f"infocam: error: {_one_line(user_error)}", file=sys.stderr)
+                sys.exit(user_error.exit_status)
             if _in_multirun():
                 message = _one_line(user_error) if user_error is not None else f"{type(err).__name__}: {err}".splitlines()[0]
                 if user_error is None:
                     log.exception("multirun cell failed")  # the traceback goes to the cell's log file
-                return _record_failed_cell(cfg, message)
+                from infocam.runtime.rundir import RunDirRefused
+
+                return _record_failed_cell(cfg, message, refused=isinstance(user_error, RunDirRefused))
             if user_error is None:
                 raise
             print(f"infocam: error: {_one_line(user_error)}", file=sys.stderr)
@@ -80,13 +95,26 @@ def guarded(job: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     return wrapper
 
 
+def _print_cell_line(cfg: DictConfig, started: float) -> None:
+    """One line per finished multirun cell (infocam.runtime.console.cell_line), from its metrics.json."""
+    from infocam.runtime.console import cell_line
+    from infocam.runtime.io import read_metrics
+
+    path = Path(str(HydraConfig.get().runtime.output_dir)) / "metrics.json"
+    try:
+        metrics = read_metrics(path) if path.is_file() else {}
+    except (OSError, ValueError):
+        metrics = {}
+    print(cell_line(metrics, cfg, time.perf_counter() - started), flush=True)
+
+
 def _in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
 
     return HydraConfig.initialized() and str(HydraConfig.get().mode).endswith("MULTIRUN")
 
 
-def _record_failed_cell(cfg: DictConfig, message: str) -> float | None:
+def _record_failed_cell(cfg: DictConfig, message: str, refused: bool = False) -> float | None:
     """Write the cell's error into its run directory and remember it for the closing summary;
     the sweep goes on (an Optuna sweeper sees NaN, i.e. a failed trial)."""
     from hydra.core.hydra_config import HydraConfig
@@ -95,11 +123,15 @@ def _record_failed_cell(cfg: DictConfig, message: str) -> float | None:
 
     run_dir = str(HydraConfig.get().runtime.output_dir)
     try:
-        atomic_write_text(Path(run_dir) / "error.txt", message + "\n")
+        if not refused:  # a directory this cell may not use belongs to another run: write nothing there
+            atomic_write_text(Path(run_dir) / "error.txt", message + "\n")
     except InfocamError:
         pass  # an unwritable cell directory is reported in the summary all the same
     FAILED_CELLS.append((run_dir, message))
     print(f"infocam: error: {run_dir}: {message}", file=sys.stderr)
+    from infocam.runtime.failed_cells import report_to_launcher
+
+    report_to_launcher(run_dir, message)  # under submitit the launching process is another one
     return math.nan if cfg.get("optimized_metric") else None
 
 
@@ -167,15 +199,19 @@ def _eval(cfg: DictConfig) -> None:
 @guarded
 def _report(cfg: DictConfig) -> None:
     from infocam.reporting import build_report
+    from infocam.runtime.rundir import write_hydra_record
 
+    write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     build_report(cfg)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval_maps")
 @guarded
 def _eval_maps(cfg: DictConfig) -> None:
+    from infocam.runtime.rundir import write_hydra_record
     from infocam.wsoleval.saved_maps import evaluate_maps
 
+    write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     evaluate_maps(cfg)
 
 
@@ -240,6 +276,7 @@ def train_main() -> None:
     _check_before_hydra(sys.argv[1:])
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
+    quiet_launcher(sys.argv[1:])
     _train()
     _exit_if_cells_failed()
 
@@ -248,6 +285,7 @@ def eval_main() -> None:
     _check_before_hydra(sys.argv[1:])
     _check_output_overrides(sys.argv[1:])
     _check_default_log_dir(sys.argv[1:])
+    quiet_launcher(sys.argv[1:])
     _eval()
     _exit_if_cells_failed()
 

@@ -21,3 +21,12 @@ class NonFiniteLossError(InfocamError):
 
 class OutputError(InfocamError):
     """The output directory cannot be written."""
+
+
+class RunTerminated(InfocamError):
+    """The run got SIGTERM (``kill``, a scheduler's pre-emption) before it finished: no metrics.json.
+
+    Exits 143 (128 + SIGTERM) and stops a whole multirun, not just its cell.
+    """
+
+    exit_status = 143

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import lightning as L
 from hydra.utils import instantiate
@@ -16,11 +17,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
 from infocam.runtime.checkpoints import load_checkpoint
 from infocam.runtime.eval_settings import check_class_count, check_eval_settings, load_task
-from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
+from infocam.errors import ConfigError, InfocamError, NonFiniteLossError, RunTerminated
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
+from infocam.runtime.console import is_quiet_cell
 from infocam.runtime.launchers import cluster_plugins
 from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
-from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir
+from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir, write_hydra_record
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,14 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -
     check_trainer_config(cfg.trainer)
     callbacks = [*callbacks, RandomStateCheckpoint()]
     plugins = [AtomicCheckpointIO(), *cluster_plugins(cfg.trainer)]  # + submitit's ranks under hydra/launcher=local
+    quiet: dict[str, Any] = {}
+    if is_quiet_cell(cfg):  # a multirun cell prints one line (infocam.runtime.console); verbose=true: all
+        from lightning.pytorch.callbacks import ProgressBar
+
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        quiet = {"enable_progress_bar": False, "enable_model_summary": False}
     try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, **quiet)
     except InfocamError:
         raise
     except Exception as err:  # noqa: BLE001  (Lightning rejects bad arguments with assorted types)
@@ -102,7 +110,9 @@ def lock_output_dir(cfg: DictConfig, output_dir: Path, resume: bool) -> RunDirLo
     if not is_launching_process():
         return None
     overwrite = bool((cfg.get("run") or {}).get("overwrite", False))
-    return lock_run_dir(output_dir, resume=resume, overwrite=overwrite)
+    lock = lock_run_dir(output_dir, resume=resume, overwrite=overwrite)
+    write_hydra_record(cfg, output_dir)  # only now: a refused run leaves the owner's record alone
+    return lock
 
 
 def check_finite_metrics(metrics: dict[str, float]) -> None:
@@ -154,10 +164,13 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, build_callbacks(cfg.get("callbacks")) + wandb_callbacks(loggers, cfg), loggers)
 
+    if is_quiet_cell(cfg):  # the summary Lightning would print, into the cell's log file
+        log.info("model summary:\n%s", _model_summary(task))
     metrics: dict[str, float] = {}
     fit = cfg.get("train", True) and getattr(task, "needs_training", True)  # loss=knn: nothing to fit
     if fit:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        with terminated_as_error(output_dir, "train"):
+            trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics.update(scalar_metrics(trainer.callback_metrics))
     if cfg.get("test", True):
         ckpt = None
@@ -168,14 +181,53 @@ def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float
                 log.info("testing the best checkpoint %s", best)
         else:
             ckpt = cfg.get("ckpt_path")
-        trainer.test(task, datamodule=datamodule, ckpt_path=ckpt)
+        with terminated_as_error(output_dir, "train"):
+            trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=not is_quiet_cell(cfg))
         metrics.update({k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")})
+        if is_quiet_cell(cfg):  # the test table Lightning would print, into the cell's log file
+            log.info("test metrics: %s", {k: round(v, 6) for k, v in metrics.items() if k.startswith("test/")})
     metrics["seconds"] = time.perf_counter() - started
     check_finite_metrics(metrics)
     if trainer.is_global_zero:
         save_run_files(cfg, output_dir, metrics)
         publish_metrics(loggers, output_dir / "metrics.json")
     return metrics
+
+
+def _model_summary(task: L.LightningModule) -> str:
+    from lightning.pytorch.utilities.model_summary import ModelSummary
+
+    try:
+        return str(ModelSummary(task, max_depth=1))
+    except Exception as err:  # noqa: BLE001  (a summary is information, never a reason to fail)
+        return f"(no summary: {type(err).__name__})"
+
+
+@contextlib.contextmanager
+def terminated_as_error(output_dir: Path, command: str) -> Iterator[None]:
+    """Lightning ends ``fit``/``test`` on SIGTERM with ``SIGTERMException``, a ``SystemExit`` of
+    status 0: turn it into :class:`RunTerminated` (one line: what happened, how to resume).
+
+    On SLURM, Lightning's requeue signal (SIGUSR1 with ``SLURMEnvironment(auto_requeue=True)``) has
+    saved an ``hpc_ckpt_*.ckpt`` and requeued the job before SLURM's SIGTERM arrives (Lightning
+    then only logs "Bypassing SIGTERM" beside the notifier that stops the loop); the requeued job
+    restores that checkpoint by itself, so only the exit status changes here (a requeue ignores it).
+    """
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        yield
+    except SIGTERMException:
+        from infocam.cli import _in_multirun
+
+        if command == "eval":
+            how = "run the same infocam-eval again"
+        elif _in_multirun():
+            how = "rerun the same multirun (same hydra.sweep.dir) with ckpt_path=last"
+        else:
+            how = f"rerun the same command with ckpt_path=last hydra.run.dir={output_dir}"
+        raise RunTerminated(f"the run in {output_dir} was terminated (SIGTERM) before it finished, "
+                            f"no metrics.json written; to resume, {how}") from None
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -216,7 +268,8 @@ def _evaluate(cfg: DictConfig, output_dir: Path, ckpt_path: Path, started: float
     check_class_count(task, cfg.data, ckpt_path)  # labels of fewer classes pass the batch check
     loggers = build_loggers(cfg.get("logger"))
     trainer = build_trainer(cfg, wandb_callbacks(loggers, cfg), loggers)
-    trainer.test(task, datamodule=datamodule)
+    with terminated_as_error(output_dir, "eval"):
+        trainer.test(task, datamodule=datamodule, verbose=not is_quiet_cell(cfg))
     metrics = {k: v for k, v in scalar_metrics(trainer.callback_metrics).items() if k.startswith("test/")}
     metrics["seconds"] = time.perf_counter() - started
     if trainer.is_global_zero:
@@ -288,23 +341,16 @@ def inherit_data_identity(cfg: DictConfig, checkpoint: dict[str, Any]) -> dict[s
 def checkpoint_task_class(checkpoint: dict[str, Any], ckpt_path: Path) -> type | None:
     """The task class a checkpoint recorded (``infocam_task``), if it recorded one.
 
-    ``checkpoint`` was read with ``weights_only=True`` (no code ran), and only a subclass of the
-    project's task base is accepted, so a crafted ``infocam_task`` cannot name any other class.
+    ``checkpoint`` was read with ``weights_only=True`` (no code ran), and the record is matched
+    against the project's fixed list of task classes before anything is imported
+    (:func:`infocam.runtime.checkpoints.recorded_task_class`).
     """
-    from hydra.utils import get_class
-
-    from infocam.tasks.base import RegistryTask
+    from infocam.runtime.checkpoints import recorded_task_class
 
     name = checkpoint.get("infocam_task")
     if not name:
         return None
-    try:
-        task_class = get_class(str(name))
-    except Exception:  # noqa: BLE001  (any import failure means the record is unusable)
-        task_class = None
-    if not (isinstance(task_class, type) and issubclass(task_class, RegistryTask)):
-        raise ConfigError(f"{ckpt_path}: records task {name!r}, which is not an infocam task")
-    return task_class
+    return recorded_task_class(name, ckpt_path)
 
 
 def skip_pretrained_weights(checkpoint: dict[str, Any]) -> dict[str, Any]:

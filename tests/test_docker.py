@@ -121,8 +121,8 @@ def test_entrypoint_fixes_one_run_dir_on_the_outputs_volume(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     hydra_cfg = yaml.safe_load(proc.stdout)["hydra"]
     run_dir = Path(hydra_cfg["run"]["dir"])
-    assert run_dir.parent == outputs / "runs" and re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", run_dir.name)
-    assert f"hydra.run.dir={run_dir}" in hydra_cfg["overrides"]["hydra"]  # on the command line ranks re-run
+    assert run_dir.parent == outputs / "runs" and re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\w{6}", run_dir.name)
+    assert f"hydra.run.dir='{run_dir}'" in hydra_cfg["overrides"]["hydra"]  # on the command line ranks re-run
     # a multirun gets a sweep directory there instead; INFOCAM_RUN_DIR chooses it; named commands pass through
     sweep = entrypoint(["infocam-train", "--cfg", "hydra", "experiment=mi_gmm", "sweep=mi_table2"], outputs,
                        INFOCAM_RUN_DIR=str(tmp_path / "x"))
@@ -153,3 +153,42 @@ def test_entrypoint_wandb_sync_finds_every_offline_run_on_the_outputs_volume(tmp
     assert proc.returncode == 0, proc.stderr
     args = (tmp_path / "args").read_text().split()
     assert args[0] == "sync" and sorted(args[1:]) == sorted(map(str, runs))
+
+
+def fake_command(tmp_path: Path, name: str = "infocam-train") -> Path:
+    """A stand-in for the console script on PATH: prints the arguments the entry point passed, one a line."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / name).write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (fake_bin / name).chmod(0o755)
+    (fake_bin / "date").write_text("#!/bin/sh\necho 2026-01-01_00-00-00\n")  # every start in the same second
+    (fake_bin / "date").chmod(0o755)
+    return fake_bin
+
+
+def test_entrypoint_gives_two_starts_in_the_same_second_their_own_directories(tmp_path):
+    """Issue 21 item 13: both starts used to get /outputs/runs/<second>."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    fake_bin = fake_command(tmp_path)
+    dirs = []
+    for _ in range(2):
+        proc = subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), "experiment=mi_gmm"], capture_output=True, text=True,
+                              env={**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+                                   "INFOCAM_LOGS": str(outputs)})
+        assert proc.returncode == 0, proc.stderr
+        first = proc.stdout.splitlines()[0]
+        assert first.startswith("hydra.run.dir='") and first.endswith("'")
+        dirs.append(Path(first[len("hydra.run.dir='"):-1]))
+    assert dirs[0] != dirs[1] and all(d.is_dir() and d.parent == outputs / "runs" for d in dirs)
+    assert all(d.name.startswith("2026-01-01_00-00-00_") for d in dirs)
+
+
+def test_entrypoint_quotes_infocam_run_dir_for_hydra(tmp_path):
+    """Issue 21 item 13: ``INFOCAM_RUN_DIR=/x/run,x`` was Hydra's "Ambiguous value" for an override never typed."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    weird = str(tmp_path / "run,x=1 [a]'b")
+    proc = entrypoint(["experiment=mi_gmm", "--cfg", "hydra"], outputs, INFOCAM_RUN_DIR=weird)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert yaml.safe_load(proc.stdout)["hydra"]["run"]["dir"] == weird

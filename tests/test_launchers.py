@@ -81,8 +81,9 @@ def test_local_executor_multirun_with_ddp_in_each_job(tmp_path):
     # each job ran as two ranks that submitit started, and wrote nothing outside its own directory
     logs = {p.name: p.read_text() for p in (sweep / ".submitit").rglob("*_log.err")}
     assert len(logs) == 4
-    assert sum("MEMBER: 1/2" in text for text in logs.values()) == 2
-    assert sum("MEMBER: 2/2" in text for text in logs.values()) == 2
+    for job in (0, 1):  # both ranks log into the cell's own log file (the console of a cell is quiet)
+        cell_log = (sweep / str(job) / "mi_gmm.log").read_text()
+        assert "MEMBER: 1/2" in cell_log and "MEMBER: 2/2" in cell_log
     top = {p.name for p in sweep.iterdir()}
     assert top == {"0", "1", ".submitit", "multirun.yaml"}
 
@@ -105,3 +106,19 @@ def test_local_executor_refuses_a_task_count_that_is_not_the_device_count(monkey
     assert environment.main_port == 20000 + 4242 and environment.creates_processes_externally
     with pytest.raises(ConfigError, match="use trainer.strategy=ddp"):
         cluster_plugins({"strategy": "ddp_spawn", "devices": 2})
+
+
+@pytest.mark.slow
+def test_failed_cells_under_the_local_launcher_exit_1_with_their_list(tmp_path):
+    """Issue 21 item 4: ``-m ... data.dim=0,2 hydra/launcher=local`` exited 0, the error only in 0/error.txt."""
+    from conftest import run_cli_in_process
+
+    sweep = tmp_path / "sweep"
+    args = ["-m", "experiment=mi_gmm", "data.size_scale=0.01", "data.mc_samples=500", "logger=none", "callbacks=quiet",
+            "trainer.enable_progress_bar=false", "train=false", "test=false", "data.dim=0,2",
+            "hydra/launcher=local", f"hydra.sweep.dir={sweep}"]
+    proc = run_cli_in_process("train", args, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    summary = proc.stderr[proc.stderr.index("1 multirun cell(s) failed"):]
+    assert f"{sweep / '0'}: " in summary and "data.dim" in summary and f"{sweep / '1'}:" not in summary
+    assert (sweep / "0" / "error.txt").is_file() and (sweep / "1" / "metrics.json").is_file()

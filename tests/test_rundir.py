@@ -61,3 +61,42 @@ def test_two_runs_started_in_the_same_second_get_their_own_default_directories(m
 
 
 # -- 4. errors that used to escape as tracebacks -------------------------------------------
+
+
+# -- issue 21, item 3: a refused run leaves the owner's .hydra record alone -----------------------
+def test_a_refused_train_leaves_the_owners_hydra_record_alone(tmp_path):
+    from conftest import run_cli_in_process
+
+    run_dir = tmp_path / "R"
+    run_cli_in_process("train", [*NOTHING, f"hydra.run.dir={run_dir}"], cwd=tmp_path, check=True)
+    record = {name: (run_dir / ".hydra" / name).read_text() for name in ("config.yaml", "hydra.yaml", "overrides.yaml")}
+    assert "seed=7" not in record["overrides.yaml"] and "experiment=mi_gmm" in record["overrides.yaml"]
+    refused = run_cli_in_process("train", [*NOTHING, "seed=7", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    assert refused.returncode == 1 and "holds a finished run" in refused.stderr
+    assert {name: (run_dir / ".hydra" / name).read_text() for name in record} == record
+    assert not (run_dir / "error.txt").exists()
+
+
+def test_a_refused_eval_writes_nothing_into_the_directory_in_use(tmp_path):
+    from conftest import run_cli_in_process
+
+    run_dir = tmp_path / "R"
+    run_dir.mkdir()
+    ckpt = tmp_path / "x.ckpt"
+    ckpt.write_bytes(b"never read: the directory is refused first")
+    with lock_run_dir(run_dir):
+        before = sorted(p.name for p in run_dir.iterdir())
+        refused = run_cli_in_process("eval", [f"ckpt_path={ckpt}", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+        assert refused.returncode == 1 and "is in use by" in refused.stderr
+        assert sorted(p.name for p in run_dir.iterdir()) == before  # no .hydra/, no config.yaml
+
+
+def test_a_refused_multirun_cell_writes_no_error_into_the_directory_it_may_not_use(tmp_path):
+    from conftest import run_cli_in_process
+
+    sweep = tmp_path / "S"
+    (sweep / "0").mkdir(parents=True)
+    with lock_run_dir(sweep / "0"):
+        proc = run_cli_in_process("train", ["-m", *NOTHING, "seed=1", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+        assert proc.returncode == 1 and "is in use by" in proc.stderr
+        assert sorted(p.name for p in (sweep / "0").iterdir()) == [".infocam.lock"]

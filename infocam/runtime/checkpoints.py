@@ -44,3 +44,30 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+#: the task classes a checkpoint's ``infocam_task`` record may name (what RegistryTask writes there):
+#: a fixed list, checked before anything is imported, so a crafted record cannot import a module
+TASK_CLASSES = (
+    "infocam.tasks.mi.MIEstimationModule",
+    "infocam.tasks.classify.ClassificationModule",
+    "infocam.tasks.infomask.InfoMaskModule",
+    "infocam.tasks.wsol.WSOLModule",
+)
+
+
+def recorded_task_class(name: object, path: str | os.PathLike) -> type:
+    """The project task class that a checkpoint's ``infocam_task`` record names.
+
+    The name is looked up in :data:`TASK_CLASSES` as a plain string first; only a listed name is
+    imported (an import is code running, and a module may act on import).
+    """
+    if not isinstance(name, str) or name not in TASK_CLASSES:
+        raise ConfigError(
+            f"{path}: records task {str(name)[:200]!r}, which is not an infocam task "
+            f"(one of: {', '.join(n.rsplit('.', 1)[1] for n in TASK_CLASSES)})"
+        )
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)

@@ -19,6 +19,12 @@ from infocam.errors import ConfigError, OutputError
 
 log = logging.getLogger(__name__)
 
+
+class RunDirRefused(ConfigError):
+    """This run may not use the directory (another run holds it, or it holds a finished run):
+    nothing of this run is written there, not even its error."""
+
+
 LOCK_NAME = ".infocam.lock"
 #: rank variables set by torchrun, Lightning's launchers and SLURM (as Lightning reads them)
 # submitit's local executor starts each DDP rank itself and names it in SUBMITIT_LOCAL_GLOBALID
@@ -71,14 +77,14 @@ def lock_run_dir(directory: str | os.PathLike, *, resume: bool = False, overwrit
     except BlockingIOError:
         holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
         os.close(fd)
-        raise ConfigError(
+        raise RunDirRefused(
             f"run directory {directory} is in use by {holder}; wait for that run to end or choose "
             "another hydra.run.dir"
         ) from None
     lock = RunDirLock(directory, fd)
     if (directory / "metrics.json").exists() and not (resume or overwrite):
         lock.release()
-        raise ConfigError(
+        raise RunDirRefused(
             f"run directory {directory} holds a finished run (metrics.json); resume it with ckpt_path=last, "
             "replace it with run.overwrite=true, or choose another hydra.run.dir"
         )
@@ -104,3 +110,29 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     if removed:
         log.info("removed %d temporary file(s) a killed run left in %s", len(removed), directory)
     return removed
+
+
+#: where the Hydra record goes (``hydra.output_subdir`` is null, so Hydra itself writes nothing)
+HYDRA_RECORD = ".hydra"
+
+
+def write_hydra_record(cfg: object, directory: str | os.PathLike) -> Path | None:
+    """Write the ``.hydra/`` record (config.yaml, hydra.yaml, overrides.yaml) that Hydra would write.
+
+    Hydra writes it before the job starts, i.e. before this run holds the directory, so a
+    refused run would rewrite the record of the run that owns it (issue 21, item 3).
+    ``conf/hydra/default.yaml`` turns that off; a run calls this once it holds the directory.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from infocam.runtime.io import atomic_write_text
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.instance().cfg
+    record = Path(directory) / HYDRA_RECORD
+    atomic_write_text(record / "config.yaml", OmegaConf.to_yaml(cfg))
+    atomic_write_text(record / "hydra.yaml", OmegaConf.to_yaml(hydra_cfg))
+    atomic_write_text(record / "overrides.yaml", OmegaConf.to_yaml(hydra_cfg.hydra.overrides.task))
+    return record

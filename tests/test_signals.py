@@ -1,0 +1,30 @@
+"""SIGTERM ends a run with a non-zero status and one line saying how to resume (issue 21, item 5)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import QUIET, run_cli_in_process
+
+TINY = ["experiment=mi_gmm", "data.size_scale=0.05", "data.mc_samples=500", "model.hidden_dims=[8]",
+        "trainer.max_epochs=3", *QUIET]
+SIGTERM_AT_1 = ["+callbacks.term._target_=tests.fixtures.callbacks.SigtermAtStep", "+callbacks.term.step=1"]
+
+
+@pytest.mark.slow
+def test_sigterm_exits_143_with_one_line_naming_the_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli_in_process("train", [*TINY, *SIGTERM_AT_1, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("infocam: error:")]
+    assert lines == [f"infocam: error: the run in {run_dir} was terminated (SIGTERM) before it finished, no metrics.json "
+                     f"written; to resume, rerun the same command with ckpt_path=last hydra.run.dir={run_dir}"]
+    assert "Traceback" not in proc.stderr and not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_whole_multirun_not_just_its_cell(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli_in_process("train", ["-m", *TINY, *SIGTERM_AT_1, "data.dim=1,2", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert "rerun the same multirun (same hydra.sweep.dir) with ckpt_path=last" in proc.stderr
+    assert not (sweep / "1").exists() and not (sweep / "0" / "error.txt").exists()
