@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from omegaconf import OmegaConf
 
 from infocam.errors import ConfigError
-from infocam.runtime.configs import group_option
+from infocam.runtime.configs import group_option, layered_settings
 
 
 def default_infomask() -> dict[str, Any]:
@@ -22,15 +21,7 @@ def infomask_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     ConfigError naming it."""
     from infocam.infomask.masking import AGGREGATES, SCORES
 
-    settings = default_infomask()
-    for layer in layers:
-        if layer is None:
-            continue
-        layer = OmegaConf.to_container(layer, resolve=True) if OmegaConf.is_config(layer) else dict(layer)
-        unknown = set(layer) - set(settings)
-        if unknown:
-            raise ConfigError(f"unknown infomask settings {sorted(unknown)}; known: {', '.join(settings)}")
-        settings.update(layer)
+    settings = layered_settings("infomask", default_infomask(), layers)
     if settings["score"] not in SCORES:
         raise ConfigError(f"infomask.score must be one of {', '.join(SCORES)}, got {settings['score']!r}")
     if settings["aggregate"] not in AGGREGATES:

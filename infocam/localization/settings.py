@@ -6,9 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Mapping
 
-from omegaconf import OmegaConf
 
-from infocam.runtime.configs import group_option
+from infocam.runtime.configs import group_option, layered_settings
 from infocam.errors import ConfigError
 from infocam.localization.boxes import BACKENDS
 
@@ -25,15 +24,7 @@ def default_localization() -> dict[str, Any]:
 def localization_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     """The defaults updated by each non-empty layer in order; unknown keys and bad values are
     a ConfigError naming the key."""
-    settings = default_localization()
-    for layer in layers:
-        if layer is None:
-            continue
-        layer = OmegaConf.to_container(layer, resolve=True) if OmegaConf.is_config(layer) else dict(layer)
-        unknown = set(layer) - set(settings)
-        if unknown:
-            raise ConfigError(f"unknown localization keys {sorted(unknown)}; known: {sorted(settings)}")
-        settings.update(layer)
+    settings = layered_settings("localization", default_localization(), layers)
     check_ranges(settings)
     if settings["backend"] not in BACKENDS:
         raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {settings['backend']!r}")

@@ -4,7 +4,6 @@ the first and third)."""
 
 from __future__ import annotations
 
-import io
 import statistics
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import torch
 from infocam.errors import DataError
 from infocam.runtime.io import atomic_write_text
 from infocam.reporting.collect import collect_runs, rows_to_csv
+from infocam.reporting.figures import figure_png
 
 MASK_ROWS = (("infomask", "info-mask (§4)"), ("cammask", "CAM map"), ("randommask", "random, same area"))
 SETTING_COLUMNS = ("patch_size", "threshold", "stride", "aggregate", "score", "gain_over_blank")
@@ -142,8 +142,4 @@ def infomask_grid_png(examples: dict[str, torch.Tensor], title: str = "", fill: 
             if j == 0:
                 ax.set_ylabel(f"y={int(examples['labels'][i])}", fontsize=8)
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=90)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
 from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
+from infocam.reporting.figures import figure_png
 
 COLUMNS = ["prior", "dim", "estimator", "mi_estimate", "mi_true", "mi_true_se", "abs_error", "accuracy", "seconds"]
 
@@ -105,11 +105,7 @@ def rows_to_png(rows: list[dict]) -> bytes:
         ax.set_ylabel("I(X;Y) [nats]")
         ax.set_title(f"{prior} prior")
         ax.legend()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def write_mi_table2(sweep_dir: str, out_dir: str, stem: str = "mi_table2") -> list[Path]:

@@ -8,7 +8,6 @@ dimension, one panel per task family.
 
 from __future__ import annotations
 
-import io
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
+from infocam.reporting.figures import figure_png
 
 COLUMNS = ["task", "dim", "n", "estimator", "seeds", "failed", "mi_true", "mean_estimate", "mean_error", "error_sd",
            "mean_abs_error", "mean_se", "seconds"]
@@ -212,11 +212,7 @@ def to_png(table: list[dict]) -> bytes:
         ax.set_title(title)
     if by_n.lines or by_dim.lines:
         (by_n if by_n.lines else by_dim).legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def write_mi_zoo(sweep_dir: str, out_dir: str, stem: str = "mi_zoo") -> list[Path]:

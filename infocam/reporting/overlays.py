@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import torch
 
 from infocam.localization import normalize_maps
+from infocam.reporting.figures import figure_png
 
 
 def _display_images(images: torch.Tensor) -> np.ndarray:
@@ -56,11 +56,7 @@ def overlay_grid_png(batch: dict[str, torch.Tensor], title: str = "", columns: i
         label, pred, iou = int(batch["labels"][i]), int(batch["predicted"][i]), float(batch["ious"][i])
         _draw(ax, images[i], heat[i], batch["boxes"][i], batch["gt_boxes"][i], batch["gt_counts"][i], f"y={label} p={pred} IoU={iou:.2f}")
     fig.suptitle(f"{title}\ngreen: predicted box (GT class map), red: ground truth", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=100)
 
 
 def overlay_panels(batch: dict[str, torch.Tensor]) -> list[np.ndarray]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from omegaconf import OmegaConf
+
+from infocam.errors import ConfigError
 
 
 def config_dir() -> Path:
@@ -21,6 +23,22 @@ def group_option(group: str, option: str = "default") -> dict[str, Any]:
     """One config group option as a plain dict, e.g. the shipped ``localization/default.yaml``:
     code that needs a group's defaults reads them here, so the YAML file is their one source."""
     return OmegaConf.to_container(OmegaConf.load(config_dir() / group / f"{option}.yaml"), resolve=True)
+
+
+def layered_settings(group: str, defaults: dict[str, Any], layers: tuple[Mapping[str, Any] | None, ...]) -> dict[str, Any]:
+    """``defaults`` updated by each non-empty layer in order (checkpoint, then command line), for
+    settings groups whose keys are fixed by their YAML file (``localization``, ``infomask``): an
+    unknown key is one ConfigError naming the known ones."""
+    settings = dict(defaults)
+    for layer in layers:
+        if layer is None:
+            continue
+        layer = OmegaConf.to_container(layer, resolve=True) if OmegaConf.is_config(layer) else dict(layer)
+        unknown = set(layer) - set(settings)
+        if unknown:
+            raise ConfigError(f"unknown {group} settings {sorted(unknown)}; known: {', '.join(settings)}")
+        settings.update(layer)
+    return settings
 
 
 def run_suffix() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,6 +16,7 @@ from infocam.runtime.io import atomic_write_text
 from infocam.infomask.sandwich import StochasticSoftmaxBounds
 from infocam.tasks.base import RegistryTask
 from infocam.tasks.batch import unpack_batch
+from infocam.reporting.figures import figure_png
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,4 @@ def confusion_png(matrix: Tensor) -> bytes:
     ax.set_ylabel("true class")
     ax.set_title("test confusion matrix (row-normalised)")
     fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=90)

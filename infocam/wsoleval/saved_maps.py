@@ -26,6 +26,7 @@ from infocam.data.formats.paths import inside
 from infocam.errors import ConfigError, DataError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
+from infocam.reporting.figures import figure_png
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +206,7 @@ def _curve_png(thresholds: np.ndarray, curves: dict[str, np.ndarray], title: str
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=120)
 
 
 def _curve_csv(thresholds: np.ndarray, curves: dict[str, np.ndarray]) -> str:
