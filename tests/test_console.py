@@ -44,3 +44,12 @@ def test_verbose_true_restores_everything_and_a_single_run_keeps_its_table(tmp_p
     assert "Test metric" in single.stdout and "Params" in single.stdout
     assert single.stdout.count("GPU available") == 1 and "litlogger" not in single.stdout
     assert not re.search(r"^\[1/", single.stdout, re.MULTILINE)
+
+
+def test_the_cell_count_lets_the_command_line_pin_a_sweep_files_axis():
+    from infocam.runtime.console import sweep_axes
+
+    params = {"data.family": "gaussian,student_t", "data.dim": "2,5,10", "loss": "softmax,knn"}
+    axes = sweep_axes(params, ["experiment=mi_gmm", "data.family=gaussian", "data.dim=10", "loss=softmax,knn,nwj",
+                               "data.seed=0,1"])
+    assert axes == {"loss": 3, "data.seed": 2}  # 6 cells, as Hydra launches (not 2 x 3 x 3 x 2 = 36)

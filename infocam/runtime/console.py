@@ -110,7 +110,6 @@ def cell_progress() -> tuple[int, int | None, list[str]]:
     sweeper writes before launching: its command-line overrides and ``hydra.sweeper.params``).
     """
     from hydra.core.hydra_config import HydraConfig
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     hydra_cfg = HydraConfig.get()
     k = int(hydra_cfg.job.num) + 1
@@ -121,13 +120,21 @@ def cell_progress() -> tuple[int, int | None, list[str]]:
         params = sweep.sweeper.get("params") or {}
         if "n_trials" in sweep.sweeper:  # Optuna: the trials it will run, over the keys it searches
             return k, int(sweep.sweeper.n_trials), _pick(own, set(params))
-        parser = OverridesParser.create()
-        parsed = parser.parse_overrides([f"{key}={value}" for key, value in params.items()]
-                                        + [str(o) for o in sweep.overrides.task])
+        sweeps = sweep_axes(dict(params), [str(o) for o in sweep.overrides.task])
     except Exception:  # noqa: BLE001  (no record, or one another sweeper wrote: count unknown)
         return k, None, own
-    sweeps = {o.get_key_element(): len(list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override()}
     return k, math.prod(sweeps.values()), _pick(own, set(sweeps))
+
+
+def sweep_axes(params: Mapping[str, Any], command_line: list[str]) -> dict[str, int]:
+    """The keys a basic sweep varies and how many values each takes: the sweep file's
+    ``hydra.sweeper.params``, then the command line, which wins as in Hydra's own sweeper (a key
+    pinned there to one value, ``data.dim=10`` over params' ``2,5,10``, is no axis)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in params.items()] + command_line)
+    last = {o.get_key_element(): o for o in parsed}
+    return {key: len(list(o.sweep_string_iterator())) for key, o in last.items() if o.is_sweep_override()}
 
 
 def _pick(overrides: list[str], keys: set[str]) -> list[str]:
