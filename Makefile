@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# quick Table 2 (all 24 cells on half of the data, at most 15 epochs): about 1.5 minutes on 2 CPU cores
+# quick Table 2 (all 24 cells on half of the data, at most 15 epochs): about 3.5 minutes on 2 CPU cores
 demo: $(STAMP)
 	$(BIN)/infocam-train experiment=mi_gmm sweep=mi_table2 data.size_scale=0.5 data.mc_samples=200000 \
 		trainer.max_epochs=15 hydra.sweep.dir=logs/demo/mi_table2
