@@ -121,3 +121,11 @@ def test_maps_agree_exactly_when_the_weight_sum_is_zero(setup):
     assert float(centred.compute()) == pytest.approx(1.0, abs=1e-9)
     assert float(drifted.compute()) < 0.99
     assert int(centred.count) == images.shape[0]
+    # the features the task's CAM method already computed give the same value, with no second pass
+    from infocam.registry import CAMS
+
+    result = CAMS.create("infocam", region_size=3).compute(task.net, images, [labels])
+    reused = CamInfocamAgreement(region_size=3)
+    with torch.no_grad():
+        reused.update(task.net, images, labels, result.features)
+    assert result.features is not None and float(reused.compute()) == pytest.approx(float(centred.compute()), abs=1e-12)

@@ -35,6 +35,9 @@ class CamResult:
 
     logits: Tensor
     maps: list[Tensor]
+    #: the feature map the weight-based methods read (``None`` for gradient methods), so
+    #: diagnostics of the same batch need no second backbone pass
+    features: Tensor | None = None
 
 
 def check_region(region_size: int, alignment: str) -> tuple[int, str]:
@@ -223,7 +226,7 @@ class ActivationCam(CamMethod):
     def compute(self, model: nn.Module, images: Tensor, targets: list[Tensor | None]) -> CamResult:
         features, weight, logits = self.features_weight_logits(model, images)
         maps = [self.maps_from(features, weight, logits, t) for t in resolve_targets(targets, logits)]
-        return CamResult(logits=logits, maps=maps)
+        return CamResult(logits=logits, maps=maps, features=features)
 
     def features_weight_logits(self, model: nn.Module, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The map the head pools ``[B, K, h, w]``, the linear weights ``[M, K]`` and the logits."""

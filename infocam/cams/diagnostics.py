@@ -48,8 +48,9 @@ def per_image_pearson(a: Tensor, b: Tensor) -> Tensor:
 class CamInfocamAgreement(Metric):
     """Mean per-image Pearson correlation of the CAM and infoCAM maps of the ground-truth class.
 
-    Both maps come from one extra ``forward_features`` pass (the configured CAM method does
-    not hand its features out) at the configured R and alignment. Images where either map is
+    Both maps come from the batch's feature map at the configured R and alignment: the one the
+    configured weight-based CAM method already computed (``CamResult.features``), or, after a
+    gradient method, one ``forward_features`` pass. Images where either map is
     flat are left out of the mean; the states are sums, so DDP gives the one-process value.
     """
 
@@ -68,9 +69,10 @@ class CamInfocamAgreement(Metric):
         return gap_linear_problem(model) is None
 
     @torch.no_grad()
-    def update(self, model: nn.Module, images: Tensor, labels: Tensor) -> None:
+    def update(self, model: nn.Module, images: Tensor, labels: Tensor, features: Tensor | None = None) -> None:
         weight = linear_classifier(model, "infocam").weight
-        features = model.forward_features(images)
+        if features is None:
+            features = model.forward_features(images)
         cam = self.cam.maps_from(features, weight, None, labels)
         info = self.infocam.maps_from(features, weight, None, labels)
         corr = per_image_pearson(cam, info)

@@ -153,7 +153,7 @@ class WSOLModule(RegistryTask):
         if "top5" in self.metrics["test"]:
             self.metrics["test"]["top5"].update(result.logits, labels)
         if "cam_infocam" in self.metrics["test"]:
-            self.metrics["test"]["cam_infocam"].update(self.net, images, labels)
+            self.metrics["test"]["cam_infocam"].update(self.net, images, labels, result.features)
         self._keep_overlays(images, gt_maps, gt_box, gt_boxes, gt_counts, labels, predicted, gt_iou)
         if self._wsoleval is not None:  # their protocol starts from the raw (feature-resolution) maps
             ids = batch_ids(raw_batch, batch_idx, self.global_rank, images.shape[0])
