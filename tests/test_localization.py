@@ -188,6 +188,7 @@ def _scipy_largest_box(mask: np.ndarray, connectivity: int) -> list[float]:
     return list(ref[best][:4])
 
 
+@pytest.mark.filterwarnings("ignore:cams_to_boxes. 2 of 36 maps hold NaN")  # planted NaN maps: the warning is right
 @pytest.mark.parametrize("connectivity", [8, 4])
 @pytest.mark.parametrize("shape", [(17, 29), (1, 40), (33, 1), (64, 64)])
 def test_numba_and_torch_backends_agree_with_scipy_on_random_maps(connectivity, shape):
@@ -273,3 +274,40 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(run_components)
+
+
+# -- issue 28: cams_to_boxes on poor input ----------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_pixel_warns_and_names_the_map(backend, bad):
+    maps = torch.rand(3, 8, 8)
+    maps[1, 2, 5] = bad
+    with pytest.warns(UserWarning, match=r"1 of 3 maps hold NaN or inf values \(first: map 1\); their boxes are \(0, 0, 0, 0\)"):
+        boxes = cams_to_boxes(maps, backend=backend)
+    assert boxes[1].tolist() == [0, 0, 0, 0] and bool((boxes[[0, 2], 2:] > 0).all())  # the others are boxed
+
+
+@pytest.mark.parametrize("threshold, message", [
+    (float("nan"), r"thresholds must be in \[0, 1\), got threshold=nan"),
+    (None, r"threshold must be one number in \[0, 1\), got None"),
+    ([0.2], r"threshold must be one number in \[0, 1\), got \[0.2\]"),
+    ("0.2", r"threshold must be one number"),
+    (True, r"threshold must be one number"),
+])
+def test_bad_thresholds_are_one_line(threshold, message):
+    with pytest.raises(ConfigError, match=message):
+        cams_to_boxes(torch.rand(2, 8, 8), threshold)
+
+
+@pytest.mark.parametrize("size", [(0, 0), (8, -1), (8,), "8x8", (8.5, 8)])
+def test_bad_image_sizes_are_one_line(size):
+    with pytest.raises(ConfigError, match=r"image_size must be \(H, W\), two whole numbers >= 1"):
+        cams_to_boxes(torch.rand(2, 8, 8), image_size=size)
+
+
+def test_an_empty_batch_gives_no_boxes(backend):
+    assert cams_to_boxes(torch.rand(0, 8, 8), backend=backend).shape == (0, 4)
+    assert cams_to_boxes(torch.rand(0, 8, 8), image_size=(16, 16), backend=backend).shape == (0, 4)
+    with pytest.raises(ConfigError, match="at least one pixel"):
+        cams_to_boxes(torch.rand(2, 0, 8), backend=backend)

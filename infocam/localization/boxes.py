@@ -32,6 +32,7 @@ identical, which the tests check):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Sequence
@@ -136,7 +137,8 @@ def upsample_maps(maps: Tensor, size: tuple[int, int] | Sequence[int]) -> Tensor
 
 
 def _check_thresholds(thresholds: Tensor) -> None:
-    if thresholds.numel() == 0 or bool(((thresholds < 0) | (thresholds >= 1)).any()):
+    # written so that NaN fails too (every comparison with NaN is False)
+    if thresholds.numel() == 0 or not bool(((thresholds >= 0) & (thresholds < 1)).all()):
         raise ConfigError(f"thresholds must be in [0, 1), got {thresholds.tolist()}")
 
 
@@ -263,6 +265,42 @@ def largest_component_boxes(mask: Tensor, connectivity: int = 8) -> Tensor:
     return boxes
 
 
+def _check_threshold(threshold: object) -> float:
+    """One real number in [0, 1) (NaN refused), as a float; anything else is one line."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) and not (
+            isinstance(threshold, Tensor) and threshold.numel() == 1):
+        raise ConfigError(f"threshold must be one number in [0, 1), got {threshold!r}")
+    value = float(threshold)
+    if not 0 <= value < 1:  # False for NaN as well
+        raise ConfigError(f"thresholds must be in [0, 1), got threshold={value}")
+    return value
+
+
+def _check_image_size(image_size: object) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in image_size)  # type: ignore[union-attr]
+        exact = all(float(v) == int(v) and not isinstance(v, bool) for v in image_size)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(f"image_size must be (H, W), two whole numbers >= 1, got {image_size!r}") from None
+    if not exact or height < 1 or width < 1:
+        raise ConfigError(f"image_size must be (H, W), two whole numbers >= 1, got {image_size!r}")
+    return height, width
+
+
+def _warn_non_finite(maps: Tensor) -> None:
+    """One warning when a map holds NaN/inf: its min-max range is then not a number, nothing
+    passes the threshold and its box is (0, 0, 0, 0). The per-map min and max (one cheap
+    reduction) are not finite exactly when some pixel is not, since both propagate NaN."""
+    if maps.device.type == "meta":
+        return
+    low, high = map_ranges(maps)
+    bad = ~(torch.isfinite(low) & torch.isfinite(high))
+    if bool(bad.any()):
+        index = bad.nonzero(as_tuple=True)[0].tolist()
+        warnings.warn(f"cams_to_boxes: {len(index)} of {maps.shape[0]} maps hold NaN or inf values "
+                      f"(first: map {index[0]}); their boxes are (0, 0, 0, 0)", UserWarning, stacklevel=3)
+
+
 def cams_to_boxes(
     maps: Tensor,
     threshold: float = 0.2,
@@ -274,19 +312,31 @@ def cams_to_boxes(
     """Boxes of a batch of score maps: the paper's box procedure, batched.
 
     ``maps``: ``[B, H, W]`` (any real values). Each map is bilinearly resized to ``image_size``
-    when given, min-max normalised, thresholded (``> threshold``), reduced to its largest
-    connected component, and boxed. Returns ``[B, 4]`` float boxes ``(x0, y0, x1, y1)`` in
-    pixels of the (resized) map, ``x1``/``y1`` exclusive; ``(0, 0, 0, 0)`` where nothing
-    passes the threshold. ``backend``: see the module doc (same boxes either way).
+    ``(H, W)`` when given, min-max normalised, thresholded (``> threshold``, a number in
+    [0, 1)), reduced to its largest connected component, and boxed. Returns ``[B, 4]`` float
+    boxes ``(x0, y0, x1, y1)`` in pixels of the (resized) map, ``x0, y0`` the box's first
+    column and row and ``x1 = x0 + width``, ``y1 = y0 + height`` one past its last (the
+    convention of every infocam box; ``evaluate_scoremaps`` takes them as they are);
+    ``(0, 0, 0, 0)`` where nothing passes the threshold, or (with a warning) where a map holds
+    NaN/inf. An empty batch gives ``[0, 4]``. ``backend``: see the module doc (same boxes
+    either way).
     """
     maps = _check_maps(maps)
     check_connectivity(connectivity)
+    threshold = _check_threshold(threshold)
+    if image_size is not None:
+        image_size = _check_image_size(image_size)
+    if maps.shape[0] == 0:
+        return torch.zeros(0, 4, dtype=torch.float32, device=maps.device)
+    if maps.shape[1] * maps.shape[2] == 0:
+        raise ConfigError(f"maps must have at least one pixel, got {tuple(maps.shape)}")
+    kernels = compiled_kernels(maps, backend)  # a bad backend is refused before any work
+    _warn_non_finite(maps)
     if image_size is not None:
         maps = upsample_maps(maps, image_size)
-    kernels = compiled_kernels(maps, backend)
     if kernels is None:
-        return largest_component_boxes(threshold_masks(maps, float(threshold)), connectivity)
-    values, levels = compiled_inputs(maps, float(threshold))
+        return largest_component_boxes(threshold_masks(maps, threshold), connectivity)
+    values, levels = compiled_inputs(maps, threshold)
     out = np.zeros((1, maps.shape[0], 4), dtype=np.float32)
     touch = 0 if connectivity == 8 else 1
     kernels.run_over_maps(kernels.largest_component_boxes, values, levels, torch.get_num_threads(), touch, out)

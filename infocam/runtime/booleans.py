@@ -103,3 +103,14 @@ def check_booleans(cfg: DictConfig) -> None:
 
 
 _ABSENT = object()
+
+
+def strict_bool(value: Any, name: str) -> bool:
+    """``value`` if it is a real boolean (Python or numpy), else a ``ConfigError`` naming ``name``:
+    the Python API's flags refuse ``'no'``/``'false'``/``0`` as the command line does, since any
+    non-empty string is truthy."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+        return bool(value)
+    raise ConfigError(f"{name}={value!r} must be True or False")

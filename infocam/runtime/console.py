@@ -141,12 +141,22 @@ def _pick(overrides: list[str], keys: set[str]) -> list[str]:
     return [o for o in overrides if o.split("=", 1)[0] in keys or o.split("=", 1)[0].lstrip("+~") in keys]
 
 
+def is_fraction(name: str) -> bool:
+    """Whether a logged metric is an accuracy held as a fraction in [0, 1] (``metrics.json``,
+    W&B and the Python API keep torchmetrics' unit; what people read shows it in percent)."""
+    last = name.rsplit("/", 1)[-1]
+    if last.endswith("_threshold"):
+        return False
+    return last in ("acc", "pxap", "top1_loc", "gt_known_loc", "top1_cls", "top5_cls") or last.startswith(("acc_", "maxboxacc"))
+
+
 def headline(metrics: Mapping[str, Any], cfg: DictConfig | Mapping[str, Any] | None) -> str:
+    """``name=value`` of the first headline metric present: accuracies in percent with a ``%``."""
     names = [str((cfg or {}).get("optimized_metric") or ""), *HEADLINE_METRICS]
     for name in names:
         value = metrics.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{name}={value:.4g}"
+            return f"{name}={100 * value:.2f} %" if is_fraction(name) else f"{name}={value:.4g}"
     return ""
 
 

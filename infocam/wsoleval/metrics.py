@@ -8,7 +8,7 @@ be their score maps (:func:`infocam.wsoleval.protocol.prepare_scoremaps`, values
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -177,4 +177,17 @@ class WsolPxAP(Metric):
         return torch.tensor(float(auc), dtype=torch.float64)
 
 
-__all__ = ["IOU_THRESHOLDS", "WsolBoxAccuracy", "WsolPxAP"]
+def as_fractions(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics of :class:`WsolBoxAccuracy`/:class:`WsolPxAP` as fractions in [0, 1], as
+    ``metrics.json``, W&B and the Python API hold every accuracy (torchmetrics' unit); the
+    metric objects keep wsolevaluation's percent arithmetic, and this is the one place that
+    divides by 100. Map thresholds (``*_threshold``) and counts pass through unchanged."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.rsplit("/", 1)[-1]
+        is_score = (name.startswith("maxboxacc") and not name.endswith("_threshold")) or name == "pxap"
+        out[key] = value / 100 if is_score else value
+    return out
+
+
+__all__ = ["IOU_THRESHOLDS", "WsolBoxAccuracy", "WsolPxAP", "as_fractions"]

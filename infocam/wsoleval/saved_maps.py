@@ -27,6 +27,7 @@ from infocam.errors import ConfigError, DataError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
 from infocam.reporting.figures import figure_png
+from infocam.runtime.console import is_fraction
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     """Read, check, score; then write ``metrics.json`` and ``accuracy_curve.{csv,png}``."""
     from rich.progress import track
 
-    from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+    from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP, as_fractions
 
     started = time.perf_counter()
     interval, iou_list, batch_size = _settings(cfg)
@@ -322,12 +323,14 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     metrics["seconds"] = time.perf_counter() - started
     if curves:
         atomic_write_text(output_dir / "accuracy_curve.csv", _curve_csv(thresholds, curves))
-        if "pxap" in metrics:
-            title = f"PxAP {metrics['pxap']:.2f} (pixel precision and recall, %)"
+        if "pxap" in metrics:  # the picture is for people: percent, as the curves
+            title = f"PxAP {metrics['pxap']:.2f} % (pixel precision and recall, %)"
         else:
-            title = f"MaxBoxAccV2 {metrics['maxboxacc_v2']:.2f}, MaxBoxAcc {metrics['maxboxacc']:.2f}"
+            title = f"MaxBoxAccV2 {metrics['maxboxacc_v2']:.2f} %, MaxBoxAcc {metrics['maxboxacc']:.2f} %"
         atomic_write_bytes(output_dir / "accuracy_curve.png", _curve_png(thresholds, curves, title))
+    metrics = as_fractions(metrics)  # metrics.json holds fractions, as every infocam metrics.json
     atomic_write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     write_metrics(output_dir / "metrics.json", metrics)
-    log.info("%s", {k: v for k, v in metrics.items() if k != "seconds"})
+    shown = {k: f"{100 * v:.2f} %" if is_fraction(k) else v for k, v in metrics.items() if k != "seconds"}
+    log.info("%s", ", ".join(f"{k} {v}" for k, v in shown.items()))  # for people: percent
     return metrics

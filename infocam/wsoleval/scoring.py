@@ -20,7 +20,7 @@ from torch import Tensor
 from infocam.errors import ConfigError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
 from infocam.wsoleval.protocol import RESIZE_LENGTH, prepare_scoremaps, resize_nearest, scale_boxes
-from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP, as_fractions
 
 
 def wsoleval_metrics(loc: Mapping[str, Any]) -> dict[str, torch.nn.Module]:
@@ -85,9 +85,10 @@ class WsolevalScoring:
 
     @staticmethod
     def log_values(metrics: Mapping[str, torch.nn.Module]) -> dict[str, Tensor]:
-        """``test/wsoleval/*`` values (percent): MaxBoxAccV2 and its parts, MaxBoxAcc, PxAP with masks."""
+        """``test/wsoleval/*`` values (fractions, as every logged accuracy): MaxBoxAccV2 and its
+        parts, MaxBoxAcc, PxAP with masks."""
         out = {f"test/wsoleval/{k}": v for k, v in metrics["wsoleval_boxes"].compute().items()}
         pxap = metrics["wsoleval_pxap"]
         if pxap.update_count > 0:  # the batches carried masks
             out["test/wsoleval/pxap"] = pxap.compute()
-        return out
+        return as_fractions(out)
