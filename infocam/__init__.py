@@ -4,7 +4,7 @@ Registries (``infocam.registry``) hold the science plug-ins; ``infocam.run`` run
 Hydra config; ``infocam-train`` / ``infocam-eval`` / ``infocam-report`` are the CLIs.
 
 From Python (README, "Use infocam from Python"): ``estimate_mi``, ``CAM``, ``InfoCAM``,
-``InfoCAMPlus``, ``GradCAM``, ``cams_to_boxes``, ``evaluate_scoremaps``. They are imported
+``InfoCAMPlus``, ``GradCAM``, ``cams_to_boxes``, ``evaluate_scoremaps``, ``overlay``. They are imported
 on first use (module ``__getattr__``), so ``import infocam`` loads neither torch nor Lightning.
 """
 
@@ -26,6 +26,7 @@ _LAZY = {
     "GradCAM": "infocam.api.cams",
     "cams_to_boxes": "infocam.localization.boxes",
     "evaluate_scoremaps": "infocam.api.scoring",
+    "overlay": "infocam.api.overlay",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -33,6 +34,7 @@ __all__ = ["__version__", *_LAZY]
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from infocam.api.cams import CAM, GradCAM, InfoCAM, InfoCAMPlus  # noqa: F401
     from infocam.api.mi import MIResult, estimate_mi  # noqa: F401
+    from infocam.api.overlay import overlay  # noqa: F401
     from infocam.api.scoring import evaluate_scoremaps  # noqa: F401
     from infocam.localization.boxes import cams_to_boxes  # noqa: F401
 

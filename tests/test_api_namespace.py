@@ -9,7 +9,7 @@ import pytest
 
 import infocam
 
-PUBLIC = ("estimate_mi", "MIResult", "CAM", "InfoCAM", "InfoCAMPlus", "GradCAM", "cams_to_boxes", "evaluate_scoremaps")
+PUBLIC = ("estimate_mi", "MIResult", "CAM", "InfoCAM", "InfoCAMPlus", "GradCAM", "cams_to_boxes", "evaluate_scoremaps", "overlay")
 
 
 def test_import_loads_neither_torch_nor_lightning():

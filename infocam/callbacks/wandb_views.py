@@ -161,16 +161,16 @@ def wsol_views(wandb, captured: dict[str, Any], names: dict[int, str]) -> dict[s
     batch = captured["batch"]
     if batch is None:
         return out
-    from infocam.reporting.overlays import _display_images, overlay_panels  # the overlay PNG's own scaling
+    from infocam.plotting import batch_panels, display_images  # the overlay PNG's own drawing and scaling
 
     out["test/overlays"] = [
         wandb.Image(panel, caption=f"y={int(y)} pred={int(p)} IoU={float(i):.2f}")
-        for panel, y, p, i in zip(overlay_panels(batch), batch["labels"], batch["predicted"], batch["ious"])
+        for panel, y, p, i in zip(batch_panels(batch), batch["labels"], batch["predicted"], batch["ious"])
     ]
     cam = captured["cam"]
     cam_label = ", ".join(f"{k}={v}" for k, v in cam.items()) or "cam"
 
-    images = _display_images(batch["images"])
+    images = display_images(batch["images"])
     heat = _normalise(batch["maps"])
     import matplotlib
 

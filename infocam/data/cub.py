@@ -57,8 +57,12 @@ from infocam.data.imbalance import (
     select_indices,
     split_specs,
 )
+from infocam.data.standins import standin_name
 from infocam.data.summary import record_data_summary
 from infocam.errors import ConfigError, DataError
+
+#: the dataset's name for people (reports); a stand-in in this layout records its own
+DISPLAY_NAME = "CUB-200-2011"
 
 __all__ = ["CUBDataModule", "CubDataset", "IMAGENET_MEAN", "IMAGENET_STD", "as_boxed"]
 
@@ -154,6 +158,8 @@ class CUBDataModule(SplitDataModule):
         )
         self.summary = {
             "dataset": "cub",
+            # a stand-in in this layout says what it is (reports name the data from this)
+            "display_name": standin_name(Path(hp.root) / CUB_DIR) or DISPLAY_NAME,
             "balance": hp.balance,
             **selection.summary(),
             "balance_splits": "all" if hp.balance == AUTHORS else hp.balance_splits,

@@ -71,7 +71,7 @@ class TinyImageNetDataModule(SplitDataModule):
         self.splits = boxed_splits(
             train, val, test, hp.image_size, hp.train_transform, hp.eval_transform, hp.min_crop_scale
         )
-        self.summary = {"dataset": "tiny_imagenet", "sizes": {k: len(v) for k, v in self.splits.items()}}
+        self.summary = {"dataset": "tiny_imagenet", "display_name": "Tiny-ImageNet", "sizes": {k: len(v) for k, v in self.splits.items()}}
         record_data_summary(hp.summary_path, self.summary)
 
     def train_labels(self) -> Tensor:

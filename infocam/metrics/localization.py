@@ -9,7 +9,9 @@ with any of them is a hit).
 
 from __future__ import annotations
 
-from typing import Sequence
+import functools
+import warnings
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -222,6 +224,21 @@ class PxAP(Metric):
             self.fp[t] += (fg & ~masks).sum()
         self.positives += masks.sum()
         self.images += masks.shape[0]
+
+    def _wrap_compute(self, compute: Callable) -> Callable:
+        """torchmetrics warns when ``compute`` runs before any ``update``. For PxAP that is the
+        usual case, not a mistake: data without masks (CUB, Tiny-ImageNet) never updates it,
+        yet every rank must still call ``compute`` (syncing the states is a collective), and
+        the NaN it returns means "no masks", which the task leaves out of the metrics."""
+        wrapped = super()._wrap_compute(compute)
+
+        @functools.wraps(compute)
+        def quiet(*args: Any, **kwargs: Any) -> Any:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric PxAP was called before", category=UserWarning)
+                return wrapped(*args, **kwargs)
+
+        return quiet
 
     def compute(self) -> Tensor:
         """PxAP over every rank's images; NaN when no rank saw a mask (nothing to score)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -23,6 +24,22 @@ class RunRecord:
     directory: Path
     config: Any  # the run's DictConfig, every ``${...}`` kept as text (see read_config)
     metrics: dict[str, Any]
+
+    @property
+    def data_summary(self) -> dict[str, Any]:
+        """The run's ``data_summary.json`` (what its DataModule served, with the data's
+        ``display_name``), or ``{}`` when it has none or it cannot be read."""
+        path = self.directory / "data_summary.json"
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (OSError, ValueError):
+            return {}
+        return summary if isinstance(summary, dict) else {}
+
+    def dataset_title(self, default: str) -> str:
+        """The data's own name for people: a stand-in's record says what it is; else ``default``."""
+        name = self.data_summary.get("display_name")
+        return name if isinstance(name, str) and name.strip() else default
 
 
 def _literal(text: str) -> str:

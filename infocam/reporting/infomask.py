@@ -13,7 +13,7 @@ import torch
 from infocam.errors import DataError
 from infocam.runtime.io import atomic_write_text
 from infocam.reporting.collect import collect_runs, rows_to_csv
-from infocam.reporting.figures import figure_png
+from infocam.plotting.figures import figure_png
 
 MASK_ROWS = (("infomask", "info-mask (§4)"), ("cammask", "CAM map"), ("randommask", "random, same area"))
 SETTING_COLUMNS = ("patch_size", "threshold", "stride", "aggregate", "score", "gain_over_blank")

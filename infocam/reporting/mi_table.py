@@ -6,7 +6,7 @@ from pathlib import Path
 
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
 from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
-from infocam.reporting.figures import figure_png
+from infocam.plotting.figures import figure_png
 
 COLUMNS = ["prior", "dim", "estimator", "mi_estimate", "mi_true", "mi_true_se", "abs_error", "accuracy", "seconds"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from infocam.reporting.collect import Collected, collect_runs, require_rows, rows_to_csv, skipped_markdown
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
-from infocam.reporting.figures import figure_png
+from infocam.plotting.figures import figure_png
 
 COLUMNS = ["task", "dim", "n", "estimator", "seeds", "failed", "mi_true", "mean_estimate", "mean_error", "error_sd",
            "mean_abs_error", "mean_se", "seconds"]

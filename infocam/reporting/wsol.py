@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 
 from infocam.runtime.io import atomic_write_text
 from infocam.localization.settings import default_localization
+from infocam.reporting.overlays import collect_overlays
 from infocam.reporting.collect import Collected, RunRecord, collect_runs, require_rows, rows_to_csv, skipped_markdown
 from infocam.reporting.wsol_paper import (
     BACKBONES,
@@ -83,6 +84,10 @@ def _run_row(run: RunRecord, root: Path) -> dict[str, Any]:
     data = dict(_plain(config.get("data")) or {})
     target = str(data.get("_target_", "")).rsplit(".", 1)[-1]
     loc = {**default_localization(), **dict(_plain(config.get("localization") or (config.get("task") or {}).get("localization")) or {})}
+    dataset = DATASETS.get(target, target or "unknown")
+    title = run.dataset_title(DATASET_TITLES.get(dataset, dataset))
+    if title != DATASET_TITLES.get(dataset, dataset):  # a stand-in: its own tables, never beside the paper's
+        dataset = title
     return {
         "cam": name,
         "region_size": int(cam.get("region_size", 1) or 1),
@@ -90,7 +95,7 @@ def _run_row(run: RunRecord, root: Path) -> dict[str, Any]:
         "alignment": cam.get("alignment", "same") if int(cam.get("region_size", 1) or 1) > 1 else "none",
         "subtract": subtract,
         **{k: m.get(f"test/{k}") for k in METRICS},
-        "dataset": DATASETS.get(target, target or "unknown"),
+        "dataset": dataset,
         "model": model.get("name"),
         "backbone": BACKBONES.get(model.get("name"), model.get("name")),
         "adl": bool((model.get("adl") or {}).get("enabled", False)),
@@ -319,15 +324,17 @@ def rows_to_markdown(rows: list[dict], source: str) -> str:
 
 
 def write_wsol_table(sweep_dir: str, out_dir: str, stem: str = "wsol_eval") -> list[Path]:
-    """``<stem>.csv`` and ``<stem>.md``; with per-image results of a CAM eval and another eval of the
+    """``<stem>.csv`` and ``<stem>.md`` (with each run's overlay grid copied to ``<stem>_overlays/``); with per-image results of a CAM eval and another eval of the
     same checkpoint, also ``<stem>_paired.csv`` and the paired sections of the Markdown."""
     from infocam.reporting.wsol_paired import PAIRED_COLUMNS, paired_markdown, paired_rows, seed_rows
 
     rows = wsol_rows(sweep_dir)
     out = Path(out_dir)
     paired = paired_rows(rows, sweep_dir)
+    overlays, pictures = collect_overlays(rows, sweep_dir, out, stem)
     markdown = rows_to_markdown(rows, sweep_dir) + "\n".join(paired_markdown(paired, seed_rows(paired)))
+    markdown += ("\n" + "\n".join(overlays)) if overlays else ""
     texts = {f"{stem}.csv": rows_to_csv(rows, COLUMNS), f"{stem}.md": markdown + skipped_markdown(rows)}
     if paired:
         texts[f"{stem}_paired.csv"] = rows_to_csv(paired, PAIRED_COLUMNS)
-    return [atomic_write_text(out / name, text) for name, text in texts.items()]
+    return [atomic_write_text(out / name, text) for name, text in texts.items()] + pictures

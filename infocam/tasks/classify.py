@@ -16,7 +16,7 @@ from infocam.runtime.io import atomic_write_text
 from infocam.infomask.sandwich import StochasticSoftmaxBounds
 from infocam.tasks.base import RegistryTask
 from infocam.tasks.batch import unpack_batch
-from infocam.reporting.figures import figure_png
+from infocam.plotting.figures import figure_png
 
 log = logging.getLogger(__name__)
 

@@ -222,8 +222,8 @@ class WSOLModule(RegistryTask):
         batch = self.test_overlays()
         if batch is None:
             return
-        from infocam.reporting.overlays import overlay_grid_png
+        from infocam.plotting import batch_overlay_png
 
         title = ", ".join(f"{k}={v}" for k, v in self.cam_method.describe().items())
         # the file only: the per-image W&B views (test/overlays, test/cam_table) come from WandbViews
-        self.publish_figure("overlays/wsol_overlays.png", overlay_grid_png(batch, title))  # kept on rank 0 only
+        self.publish_figure("overlays/wsol_overlays.png", batch_overlay_png(batch, title))  # kept on rank 0 only

@@ -26,7 +26,7 @@ from infocam.data.formats.paths import inside
 from infocam.errors import ConfigError, DataError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
-from infocam.reporting.figures import figure_png
+from infocam.plotting.figures import figure_png
 from infocam.runtime.console import is_fraction
 
 log = logging.getLogger(__name__)

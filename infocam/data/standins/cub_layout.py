@@ -20,6 +20,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from infocam.data.formats.cub import CUB_DIR
+from infocam.data.standins import STANDIN_FILE
+
+#: what runs and reports call data written by this module
+DISPLAY_NAME = "CUB-layout digits stand-in (not CUB-200-2011)"
 
 
 def _canvas(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -91,6 +95,7 @@ def write_cub_layout(root: str | Path, num_images: int = 2000, test_fraction: fl
     }
     for name, content in files.items():
         (base / name).write_text("\n".join(content) + "\n")
+    (base / STANDIN_FILE).write_text(f"{DISPLAY_NAME}\n{__doc__.splitlines()[0]}\n")  # runs and reports read the name
     return base
 
 
