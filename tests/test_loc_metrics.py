@@ -121,3 +121,18 @@ def test_component_hits_backends_agree_on_fractional_boxes_and_a_fine_iou_grid()
 def test_pxap_without_any_mask_is_nan_not_a_score():
     with pytest.warns(UserWarning, match="before the ``update``"):
         assert torch.isnan(PxAP(thresholds=10).compute())
+
+
+def test_pxap_without_masks_is_nan_without_a_warning():
+    """Data without masks (CUB) never updates PxAP; torchmetrics' compute-before-update warning
+    printed on every such eval (issue 28)."""
+    import warnings
+
+    from infocam.metrics.localization import PxAP
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.isnan(PxAP(10).compute())
+    metric = PxAP(10)
+    metric.update(torch.rand(2, 8, 8), torch.rand(2, 8, 8) > 0.5)
+    assert 0 <= float(metric.compute()) <= 1

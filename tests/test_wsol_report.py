@@ -124,3 +124,48 @@ def test_header_states_the_runs_actual_threshold_and_iou(tmp_path):
     _eval_run(tmp_path / "b", "cub", "gap_cnn", False, "cam", 1, _m(0.4), threshold=0.2, iou=0.5)
     md = write_wsol_table(str(tmp_path), str(tmp_path / "out"))[1].read_text()
     assert "the runs differ -- box thresholds 0.2, 0.35, IoU thresholds 0.5, 0.7" in md
+
+
+def test_a_stand_in_is_named_for_what_it_is_and_kept_away_from_the_papers_numbers(tmp_path):
+    """Before: a run on the CUB-layout digits stand-in was reported as 'CUB-200-2011', beside the paper."""
+    import json
+
+    sweep = tmp_path / "sweep"
+    _eval_run(sweep / "real", "cub", "vgg16_gap", False, "cam", 1, _m(0.40))
+    _eval_run(sweep / "standin", "cub", "vgg16_gap", False, "cam", 1, _m(0.90))
+    (sweep / "real" / "data_summary.json").write_text(json.dumps({"dataset": "cub", "display_name": "CUB-200-2011"}))
+    name = "CUB-layout digits stand-in (not CUB-200-2011)"
+    (sweep / "standin" / "data_summary.json").write_text(json.dumps({"dataset": "cub", "display_name": name}))
+    md = write_wsol_table(str(sweep), str(tmp_path / "reports"))[1].read_text()
+    assert _section(md, "Table 4: localisation on CUB-200-2011\n") == [
+        "| vgg | CAM | N | 1 | none | 40.00 | 30.00 | 60.00 | 0.35 | 42.49 | 31.38 | 1 |"]
+    assert _section(md, f"Table 4: localisation on {name}") == [
+        "| vgg | CAM | N | 1 | none | 90.00 | 30.00 | 60.00 | 0.35 |  |  | 1 |"]  # no paper number beside a stand-in
+
+
+def test_the_report_collects_each_runs_overlay_grid(tmp_path):
+    sweep = tmp_path / "sweep"
+    _eval_run(sweep / "a" / "0", "cub", "vgg16_gap", False, "cam", 1, _m(0.40))
+    _eval_run(sweep / "a" / "1", "cub", "vgg16_gap", False, "infocam", 5, _m(0.50))
+    (sweep / "a" / "0" / "overlays").mkdir()
+    (sweep / "a" / "0" / "overlays" / "wsol_overlays.png").write_bytes(b"\x89PNG picture of run 0")
+    written = write_wsol_table(str(sweep), str(tmp_path / "reports"))
+    md = written[1].read_text()
+    copied = tmp_path / "reports" / "wsol_eval_overlays" / "a_0.png"
+    assert copied in written and copied.read_bytes() == b"\x89PNG picture of run 0"
+    assert "## Overlays" in md and "![overlays of a/0](wsol_eval_overlays/a_0.png)" in md
+    assert "overlays of a/1" not in md  # a run without a grid is left out
+
+
+def test_the_cub_layout_stand_in_records_its_name_and_the_datamodule_reports_it(tmp_path):
+    import json
+
+    from infocam.data.cub import CUBDataModule
+    from infocam.data.standins.cub_layout import DISPLAY_NAME, write_cub_layout
+
+    write_cub_layout(tmp_path / "data", num_images=20, seed=1, min_side=32, max_side=40)
+    summary = tmp_path / "data_summary.json"
+    dm = CUBDataModule(str(tmp_path / "data"), num_classes=10, image_size=32, num_workers=0, summary_path=str(summary))
+    dm.setup("fit")
+    assert DISPLAY_NAME == "CUB-layout digits stand-in (not CUB-200-2011)"
+    assert json.loads(summary.read_text())["display_name"] == DISPLAY_NAME
