@@ -1,6 +1,7 @@
 """Localisation: score maps to boxes and IoU for whole batches (:mod:`.boxes`), with a compiled
-CPU kernel (:mod:`._run_components`) behind the ``numba`` backend. wsolevaluation's protocol,
-with its inclusive box ends, is :mod:`infocam.wsoleval`."""
+CPU kernel (:mod:`._run_components`) behind the ``numba`` backend. wsolevaluation's protocol
+is :mod:`infocam.wsoleval`; both take and give boxes in one convention (``(x0, y0, x1, y1)``,
+``x1 = x0 + width``, ``y1 = y0 + height``; see :mod:`.boxes`)."""
 
 from infocam.localization.boxes import (
     BACKENDS,

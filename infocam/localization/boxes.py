@@ -1,13 +1,15 @@
 """From score maps to boxes, for a whole batch at once, in torch, on the maps' device.
 
-Conventions (every infocam box, ground truth included; wsolevaluation's protocol alone uses
-inclusive ends, inside :mod:`infocam.wsoleval`):
+Conventions (every infocam box, ground truth included, in and out of the public API):
 
-* A box is ``(x0, y0, x1, y1)`` in pixels of the map it was computed on, with ``x0, y0``
-  inclusive and ``x1, y1`` **exclusive**: the tight box of the pixels in columns ``c0..c1``
-  and rows ``r0..r1`` is ``(c0, r0, c1 + 1, r1 + 1)``. Pixel ``(r, c)`` covers the square
-  ``[c, c+1) x [r, r+1)``, so ``x1 - x0`` is the box width in pixels and IoU is plain
-  continuous-coordinate IoU (``torchvision.ops.box_iou``).
+* A box is ``(x0, y0, x1, y1)`` in pixels, ``x1 = x0 + width`` and ``y1 = y0 + height``: the
+  tight box of the pixels in columns ``c0..c1`` and rows ``r0..r1`` is ``(c0, r0, c1 + 1,
+  r1 + 1)`` (``x1``/``y1`` one past the last pixel). Pixel ``(r, c)`` covers the square
+  ``[c, c+1) x [r, r+1)``, so IoU here is plain continuous-coordinate IoU
+  (``torchvision.ops.box_iou``). wsolevaluation's boxes, predicted and ground truth, are
+  ``(x, y, x + w, y + h)`` too; its IoU counts ``(x1 - x0 + 1)(y1 - y0 + 1)`` pixels for
+  both boxes alike (:mod:`infocam.wsoleval`), so ``cams_to_boxes``' boxes go into
+  ``evaluate_scoremaps`` as they are and a box scored against itself has IoU 1.
 * A map is min-max normalised to [0, 1] before thresholding; a pixel is foreground when its
   normalised value is **strictly greater** than the threshold ``t`` (the paper keeps values
   "more than 20% of the maximum"). It is computed as ``value > min + t * (max - min)`` in

@@ -49,7 +49,8 @@ class WsolBoxAccuracy(Metric):
 
     ``update(scoremaps [B, H, W], gt_boxes [B, K, 4], gt_counts [B])``: score maps in [0, 1]
     (float64 as theirs, or float32: quantised in their own precision); ground-truth boxes as
-    inclusive integer ``(x0, y0, x1, y1)`` in map pixels.
+    integer ``(x0, y0, x1, y1)`` in map pixels, ``x1 = x0 + width`` and ``y1 = y0 + height``
+    (infocam's one convention); IoU counts pixels as theirs does (``multiple_iou``).
     """
 
     full_state_update = False

@@ -212,9 +212,10 @@ def level_ious(
 
     ``maps``: ``[B, H, W]`` score maps in [0, 1] (float32 or float64, quantised in their own
     precision inside the compiled kernel, as :func:`quantize`) or uint8 levels;
-    ``thresholds``: float64 ``[T]``; ``gt_boxes``: int ``[B, K, 4]`` inclusive boxes in map
-    pixels, the first ``gt_counts[b]`` (>= 1) valid. Returns float64 ``[B, T]``, float64
-    ``[B, T]`` and int64 ``[B, T, 4]`` (or ``None``). A map with NaN or values outside
+    ``thresholds``: float64 ``[T]``; ``gt_boxes``: int ``[B, K, 4]`` boxes ``(x0, y0, x1, y1)``
+    in map pixels (``x1 = x0 + width``; IoU by :func:`multiple_iou`), the first
+    ``gt_counts[b]`` (>= 1) valid. Returns float64 ``[B, T]``, float64 ``[B, T]`` and int64
+    ``[B, T, 4]`` (or ``None``). A map with NaN or values outside
     [0, 1] is a ``DataError``.
     """
     maps = np.asarray(maps)
