@@ -42,7 +42,12 @@ def test_wsol_cub_small_trains_and_infocam_eval_scores_its_checkpoint(tmp_path, 
     evaluated = json.loads((eval_dir / "metrics.json").read_text())
     for key in ("test/gt_known_loc", "test/top1_loc", "test/top1_cls", "test/top5_cls", "test/maxboxacc_v2", "test/num_images"):
         assert evaluated[key] == pytest.approx(trained[key]), key  # same checkpoint, split, resolution and CAM
-    assert "| infocam | 5 | same | mean |" in (eval_dir / "reports" / "wsol_eval.md").read_text()
+    report = (eval_dir / "reports" / "wsol_eval.md").read_text()
+    assert "| infocam | 5 | same | mean |" in report
+    # the stand-in says what it is (issue 28): never a "CUB-200-2011" table, and its overlay grid is collected
+    assert "### Table 4: localisation on CUB-layout digits stand-in (not CUB-200-2011)" in report
+    assert "localisation on CUB-200-2011\n" not in report
+    assert "## Overlays" in report and (eval_dir / "reports" / "wsol_eval_overlays" / "run.png").is_file()
     assert "image_size: 32" in (eval_dir / "config.yaml").read_text()
 
 

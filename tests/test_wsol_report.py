@@ -169,3 +169,13 @@ def test_the_cub_layout_stand_in_records_its_name_and_the_datamodule_reports_it(
     dm.setup("fit")
     assert DISPLAY_NAME == "CUB-layout digits stand-in (not CUB-200-2011)"
     assert json.loads(summary.read_text())["display_name"] == DISPLAY_NAME
+
+
+def test_a_report_of_one_run_directory_names_its_grid_run_png(tmp_path):
+    """infocam-eval reports its own directory (row run '.'): the copy is run.png, not '..png'."""
+    _eval_run(tmp_path, "cub", "vgg16_gap", False, "cam", 1, _m(0.40))
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "wsol_overlays.png").write_bytes(b"\x89PNG")
+    md = write_wsol_table(str(tmp_path), str(tmp_path / "reports"))[1].read_text()
+    assert "![overlays of .](wsol_eval_overlays/run.png)" in md
+    assert (tmp_path / "reports" / "wsol_eval_overlays" / "run.png").read_bytes() == b"\x89PNG"

@@ -15,7 +15,7 @@ RUN_OVERLAYS = Path("overlays") / "wsol_overlays.png"
 
 
 def _slug(run: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", run).strip("_") or "run"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run).strip("._") or "run"  # "." (the sweep is the run): run.png
 
 
 def collect_overlays(rows: Iterable[dict[str, Any]], sweep_dir: str | Path, out_dir: str | Path,
