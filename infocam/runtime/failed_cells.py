@@ -1,12 +1,12 @@
 """Failed multirun cells reach the launching process under the submitit launchers too.
 
 Under Hydra's basic launcher every cell runs in the launching process, which collects the failed
-ones (``infocam.cli.FAILED_CELLS``) and exits 1 with their list. Under hydra-submitit-launcher
-(``hydra/launcher=local|slurm``) each cell runs in processes of its own, so that list stayed empty
-and the command exited 0. :class:`FailedCellsCallback` (a Hydra callback, conf/hydra/default.yaml)
-names a folder for this sweep in the environment the cells inherit; a failed cell writes its
-error there, and the callback adds those to ``FAILED_CELLS`` when the sweep ends. (Launchers must
-live in Hydra's plugin namespace; a callback may live here.)
+ones in :data:`FAILED_CELLS` and exits 1 with their list (:mod:`infocam.entry.failed_cells`).
+Under hydra-submitit-launcher (``hydra/launcher=local|slurm``) each cell runs in processes of its
+own, so that list stayed empty and the command exited 0. :class:`FailedCellsCallback` (a Hydra
+callback, conf/hydra/default.yaml) names a folder for this sweep in the environment the cells
+inherit; a failed cell writes its error there, and the callback adds those to ``FAILED_CELLS``
+when the sweep ends. (Launchers must live in Hydra's plugin namespace; a callback may live here.)
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from infocam.runtime.io import atomic_write_text
 #: the folder the cells of this sweep report failures into (set only under the submitit launchers)
 ENV = "INFOCAM_FAILED_CELLS_DIR"
 SUBMITIT = "hydra_plugins.hydra_submitit_launcher"
+
+#: (run directory, one-line error) of each multirun cell that failed in this command
+FAILED_CELLS: list[tuple[str, str]] = []
 
 
 def report_to_launcher(run_dir: str, message: str) -> Path | None:
@@ -49,8 +52,6 @@ class FailedCellsCallback(Callback):
         folder = os.environ.pop(ENV, None)
         if not folder or not Path(folder).is_dir():
             return
-        from infocam.cli import FAILED_CELLS
-
         for path in sorted(Path(folder).glob("*.json"), key=lambda p: (len(p.stem), p.stem)):
             record = json.loads(path.read_text(encoding="utf-8"))
             FAILED_CELLS.append((record["run_dir"], record["message"]))
