@@ -22,8 +22,9 @@ from infocam.callbacks import AtomicCheckpointIO, RandomStateCheckpoint
 from infocam.entry.eval_checkpoint import checkpoint_task_class, prepare_evaluation
 from infocam.entry.messages import summary_line
 from infocam.entry.signals import terminated_as_error
+from infocam.entry.trainer_settings import check_trainer_config
 from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
-from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
+from infocam.runtime.io import atomic_write_text, ensure_writable_dir, read_metrics, write_metrics
 from infocam.runtime.console import is_quiet_cell
 from infocam.runtime.launchers import cluster_plugins
 from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
@@ -46,30 +47,6 @@ def import_plugins(modules: list[str] | None) -> None:
 def instantiate_group(cfg: DictConfig | None) -> list:
     """Every entry of a ``callbacks``/``logger`` group that names a ``_target_``, built."""
     return [instantiate(c) for c in (cfg or {}).values() if c is not None and "_target_" in c]
-
-
-#: Trainer arguments that must be whole numbers / numbers (Lightning asserts with no message)
-_TRAINER_INTS = ("max_epochs", "min_epochs", "max_steps", "min_steps", "check_val_every_n_epoch",
-                 "log_every_n_steps", "num_nodes", "accumulate_grad_batches", "num_sanity_val_steps")
-_TRAINER_NUMBERS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches",
-                    "val_check_interval", "overfit_batches", "gradient_clip_val")
-
-
-def check_trainer_config(trainer_cfg: DictConfig) -> None:
-    """Types of the Trainer's numeric arguments, checked before anything is built (also under
-    ``debug=fdr``, where ``fast_dev_run`` would otherwise hide a bad ``max_epochs``)."""
-    for key in (*_TRAINER_INTS, *_TRAINER_NUMBERS):
-        value = trainer_cfg.get(key)
-        if value is None:
-            continue
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        if key in _TRAINER_INTS and not whole:
-            raise ConfigError(f"trainer.{key}={value!r} must be a whole number (e.g. trainer.{key}=10)")
-        if key in _TRAINER_NUMBERS and not (whole or isinstance(value, float)):
-            raise ConfigError(f"trainer.{key}={value!r} must be a number (a count of batches or a fraction)")
-    fdr = trainer_cfg.get("fast_dev_run")
-    if fdr is not None and not isinstance(fdr, (bool, int)):
-        raise ConfigError(f"trainer.fast_dev_run={fdr!r} must be true/false or a number of batches")
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], loggers: list) -> L.Trainer:
@@ -146,12 +123,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     import_plugins(cfg.get("plugins"))
     output_dir = ensure_writable_dir(cfg.paths.output_dir)
-    lock = lock_output_dir(cfg, output_dir, resume=cfg.get("ckpt_path") is not None)
+    resume = cfg.get("ckpt_path") is not None
+    finished = finished_run(cfg, output_dir) if resume else None
+    if finished is not None:
+        return finished
+    lock = lock_output_dir(cfg, output_dir, resume=resume)
     try:
         return _train(cfg, output_dir, started)
     finally:
         if lock is not None:
             lock.release()
+
+
+def finished_run(cfg: DictConfig, output_dir: Path) -> dict[str, float] | None:
+    """The metrics of a finished run that ``ckpt_path=last`` asks to resume: the run is left as
+    it is (its metrics.json, with the fit's keys and its own ``seconds``, and its records), and
+    says so in one line; None when there is nothing finished (or ``run.overwrite=true``)."""
+    path = output_dir / "metrics.json"
+    if not path.is_file() or bool((cfg.get("run") or {}).get("overwrite", False)):
+        return None
+    print(f"infocam: {output_dir} holds a finished run: left as it is, metrics.json unchanged "
+          "(run.overwrite=true runs it again)", flush=True)
+    return read_metrics(path)
 
 
 def _train(cfg: DictConfig, output_dir: Path, started: float) -> dict[str, float]:
@@ -205,6 +198,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test a saved checkpoint of ``cfg.task`` on ``cfg.data``; write metrics.json."""
     started = time.perf_counter()
     import_plugins(cfg.get("plugins"))
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise ConfigError("ckpt_path is required: infocam-eval ckpt_path=RUN_DIR/checkpoints/last.ckpt (see --help)")
     output_dir = ensure_writable_dir(cfg.paths.output_dir)
     ckpt_path = Path(str(cfg.ckpt_path))
     if not ckpt_path.is_file():

@@ -77,6 +77,9 @@ def check_checkpoint_fits_data(task: L.LightningModule, datamodule: L.LightningD
 #: set them on its command line takes them from the checkpoint (resolution, classes, val/test
 #: halves, and the balance, which reduces the test split with balance_splits=all or authors)
 DATA_IDENTITY = ("image_size", "num_classes", "seed", "val_fraction", "eval_transform", "balance", "balance_splits")
+#: the recipe's machine settings, inherited the same way (``num_workers: 1`` of a recipe for a
+#: 2-core machine, where data/cub.yaml's default of 4 makes the DataLoader warn on every eval)
+RECIPE_SETTINGS = ("num_workers",)
 
 
 def command_line_keys() -> set[str] | None:
@@ -100,7 +103,7 @@ def inherit_data_identity(cfg: DictConfig, checkpoint: dict[str, Any]) -> dict[s
     recorded = checkpoint.get("datamodule_hyper_parameters") or {}
     inherited = {}
     with open_dict(cfg):
-        for key in DATA_IDENTITY:
+        for key in (*DATA_IDENTITY, *RECIPE_SETTINGS):
             if key in recorded and key in cfg.data and f"data.{key}" not in given and cfg.data[key] != recorded[key]:
                 cfg.data[key] = recorded[key]
                 inherited[key] = recorded[key]

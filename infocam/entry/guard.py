@@ -34,7 +34,7 @@ from infocam.runtime.io import read_metrics
 log = logging.getLogger(__name__)
 
 #: what a run directory holds that is not an output a user looks for
-_NOT_OUTPUTS = (".hydra", "config.yaml", "error.txt", ".lock")
+_NOT_OUTPUTS = ("config.yaml", "error.txt")  # and hidden files: .hydra/, the run-directory lock
 
 
 def guarded(command: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[DictConfig], Any]]:
@@ -114,7 +114,7 @@ def outputs_line(run_dir: str) -> str:
     """``infocam: outputs in DIR: metrics.json, checkpoints/, reports/`` for a finished run."""
     directory = Path(run_dir)
     names = sorted(f"{p.name}/" if p.is_dir() else p.name for p in directory.iterdir()
-                   if p.name not in _NOT_OUTPUTS and not p.name.endswith((".log", ".tmp")))
+                   if p.name not in _NOT_OUTPUTS and not p.name.startswith(".") and not p.name.endswith((".log", ".tmp")))
     names.sort(key=lambda name: name != "metrics.json")  # the result first
     return f"infocam: outputs in {directory}: {', '.join(names) or '(none)'}"
 

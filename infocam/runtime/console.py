@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -83,8 +84,15 @@ def quiet_launcher(argv: list[str]) -> None:
         launcher_logger.addFilter(NoCellStartLines())
 
 
+#: warnings that concern the installed versions of two libraries, not the user: Lightning 2.6's
+#: pytree helper uses torch's LeafSpec, which newer torch deprecates; it fires on every fit/test
+_LIBRARY_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+
+
 def configure_console(cfg: DictConfig | Mapping[str, Any] | None) -> bool:
     """Set up this job's logging as the module docstring says; True for a quiet multirun cell."""
+    for pattern in _LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
     for name in _LIGHTNING_LOGGERS:  # Hydra's root handlers print (and file) these already
         lightning_logger = logging.getLogger(name)
         for handler in list(lightning_logger.handlers):
