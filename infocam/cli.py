@@ -209,7 +209,7 @@ def _report(cfg: DictConfig) -> None:
 @guarded
 def _eval_maps(cfg: DictConfig) -> None:
     from infocam.runtime.rundir import write_hydra_record
-    from infocam.wsoleval.saved_maps import evaluate_maps
+    from infocam.localization.wsoleval.saved_maps import evaluate_maps
 
     write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     evaluate_maps(cfg)
