@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from infocam.runtime.booleans import check_booleans
-from infocam.runtime.configs import config_dir
+from infocam.runtime.shipped_conf import config_dir
 from infocam.runtime.console import configure_console, quiet_launcher
 from infocam.errors import ConfigError, InfocamError, RunTerminated
 
@@ -261,7 +261,7 @@ def _check_default_log_dir(argv: list[str]) -> None:
 
 def _check_before_hydra(argv: list[str]) -> None:
     """Launcher counts and the user's --config-dir files, before Hydra starts (issue 21)."""
-    from infocam.runtime.config_files import check_config_dirs
+    from infocam.runtime.user_yaml import check_config_dirs
     from infocam.runtime.launcher_args import check_launcher_counts
 
     try:

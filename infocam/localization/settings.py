@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 
-from infocam.runtime.configs import group_option, layered_settings
+from infocam.runtime.shipped_conf import group_option, layered_settings
 from infocam.errors import ConfigError
 from infocam.localization.boxes import BACKENDS
 
