@@ -171,7 +171,7 @@ def wsol_views(wandb, captured: dict[str, Any], names: dict[int, str]) -> dict[s
     batch = captured["batch"]
     if batch is None:
         return out
-    from infocam.reporting.overlays import _display_images, overlay_panels  # the overlay PNG's own scaling
+    from infocam.reporting.overlays import display_images, overlay_panels  # the overlay PNG's own scaling
 
     out["test/overlays"] = [
         wandb.Image(panel, caption=f"y={int(y)} pred={int(p)} IoU={float(i):.2f}")
@@ -180,7 +180,7 @@ def wsol_views(wandb, captured: dict[str, Any], names: dict[int, str]) -> dict[s
     cam = captured["cam"]
     cam_label = ", ".join(f"{k}={v}" for k, v in cam.items()) or "cam"
 
-    images = _display_images(batch["images"])
+    images = display_images(batch["images"])
     heat = _normalise(batch["maps"])
     import matplotlib
 

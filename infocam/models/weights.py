@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from infocam.errors import ConfigError
-from infocam.runtime.checkpoints import _NEEDS_CODE
+from infocam.runtime.checkpoints import NEEDS_CODE
 
 
 def _reason(err: BaseException) -> str:
@@ -41,7 +41,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if _NEEDS_CODE.search(str(err)):  # torch's text suggests weights_only=False: never here
+        if NEEDS_CODE.search(str(err)):  # torch's text suggests weights_only=False: never here
             raise ConfigError(f"model.weights: {path} is not a plain state dict; refusing to unpickle code") from None
         raise ConfigError(f"model.weights: cannot read {path}: {_reason(err)}") from None
     except Exception as err:  # noqa: BLE001  (any unreadable file is the user's input)
