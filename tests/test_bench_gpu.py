@@ -1,4 +1,4 @@
-"""Issue 20 item 7: `make bench-gpu`'s script runs end to end on a CPU with tiny sizes (--cpu-smoke)."""
+"""`make bench-gpu`'s script runs end to end on a CPU with tiny sizes (--cpu-smoke)."""
 
 from __future__ import annotations
 
