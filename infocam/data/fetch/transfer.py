@@ -12,14 +12,13 @@ checksum that catches it.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import socket
 import urllib.error
 from pathlib import Path
-from typing import Iterator
 
 from infocam.errors import DataError
+from infocam.runtime.network import offline_requested, socket_timeout
 
 #: seconds a connect or a read may wait (INFOCAM_FETCH_TIMEOUT overrides it in fetch_dataset)
 DEFAULT_TIMEOUT = 60.0
@@ -27,16 +26,6 @@ DEFAULT_TIMEOUT = 60.0
 
 class Unreachable(DataError):
     """No mirror answered (refused, time-out, DNS, HTTP error)."""
-
-
-@contextlib.contextmanager
-def socket_timeout(seconds: float) -> Iterator[None]:
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _reason(err: BaseException) -> str:
@@ -56,6 +45,8 @@ def download(urls: list[str], folder: Path, filename: str, md5: str, timeout: fl
 
     path = folder / filename
     failures = []
+    if offline_requested():
+        raise Unreachable(f"cannot download {urls[0]} (offline: INFOCAM_OFFLINE/HF_HUB_OFFLINE is set)")
     for url in urls:
         path.unlink(missing_ok=True)
         try:
