@@ -62,6 +62,7 @@ def _gather(source: Source, staging: Path, local: Path | None, timeout: float) -
         actual = calculate_md5(given)
         if actual != md5:
             raise DataError(f"{given}: md5 {actual} but expected {md5}; nothing was unpacked (a copy cut short, or another file)")
+        target = staging / given.name if source.archive else target  # its own suffix picks the unpacker
         shutil.copyfile(given, target)
         paths.append(target)
     return paths
