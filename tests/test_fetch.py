@@ -182,3 +182,17 @@ def test_a_local_copy_is_checked_and_unpacked_the_same_way(tmp_path, cub_archive
         fetch_dataset("cub", tmp_path / "data", local=archive)  # the official checksum: this is not the official file
     status = fetch_dataset("cub", tmp_path / "data", local=archive, md5=md5(cub_archive))
     assert status.complete and archive.is_file()  # the user's copy is left alone
+
+
+def test_a_killed_fetch_leaves_only_its_temporary_folder_which_the_next_one_removes(tmp_path, cub_archive):
+    root = tmp_path / "data"
+    killed = root / ".infocam-fetch-cub-abc123" / "unpacked" / "CUB_200_2011"  # what a SIGKILL mid-unpack leaves
+    killed.mkdir(parents=True)
+    (killed / "images.txt").write_text("1 a/b.jpg\n")
+    other = root / ".infocam-fetch-tiny_imagenet-xyz"  # another dataset's fetch, perhaps running now
+    other.mkdir()
+    assert not dataset_status("cub", root).present  # nothing under root looks like CUB
+    with archive_server() as server:
+        server.files["/CUB_200_2011.tgz"] = cub_archive
+        fetch_dataset("cub", root, url=server.url("/CUB_200_2011.tgz"), md5=md5(cub_archive))
+    assert leftovers(root) == [".infocam-fetch-tiny_imagenet-xyz", "CUB_200_2011"]

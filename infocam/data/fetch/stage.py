@@ -84,9 +84,10 @@ def _assemble(source: Source, staging: Path, files: list[Path]) -> Path:
     return folder
 
 
-def _remove_stale_staging(root: Path) -> None:
-    """Temporary folders of earlier fetches that were killed (we hold the lock: none is live)."""
-    for stale in root.glob(f"{STAGING_PREFIX}*"):
+def _remove_stale_staging(root: Path, name: str) -> None:
+    """Temporary folders of earlier fetches of ``name`` that were killed (we hold its lock: none
+    is live; another dataset's may be, so only this one's are touched)."""
+    for stale in root.glob(f"{STAGING_PREFIX}{name}-*"):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
 
@@ -128,7 +129,7 @@ def _fetch_locked(source: Source, root: Path, local: Path | None, timeout: float
     if status.present:
         raise DataError(f"{source.title} under {root} is incomplete ({status.detail}); "
                         f"move {status.folder} away (or complete it), then fetch again")
-    _remove_stale_staging(root)
+    _remove_stale_staging(root, source.name)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{source.name}-", dir=root))
     try:
         try:
