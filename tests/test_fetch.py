@@ -196,3 +196,12 @@ def test_a_killed_fetch_leaves_only_its_temporary_folder_which_the_next_one_remo
         server.files["/CUB_200_2011.tgz"] = cub_archive
         fetch_dataset("cub", root, url=server.url("/CUB_200_2011.tgz"), md5=md5(cub_archive))
     assert leftovers(root) == [".infocam-fetch-tiny_imagenet-xyz", "CUB_200_2011"]
+
+
+def test_offline_switch_opens_no_connection(tmp_path, monkeypatch, cub_archive):
+    monkeypatch.setenv("INFOCAM_OFFLINE", "1")
+    with archive_server() as server:
+        server.files["/CUB_200_2011.tgz"] = cub_archive
+        with pytest.raises(DataError, match=r"offline: INFOCAM_OFFLINE.*to stage it by hand"):
+            fetch_dataset("cub", tmp_path / "data", url=server.url("/CUB_200_2011.tgz"), md5=md5(cub_archive))
+        assert server.requests == []
