@@ -17,8 +17,10 @@ import each other are a loop, as are two modules.
 
 ``infocam/__init__.py`` is exempt: it is the package facade, whose lazy ``__getattr__`` hands out
 names from ``api/`` and ``localization/`` (and imports nothing at import time).
-``Registry._load`` imports the science packages by name (``importlib``, like timm's plug-in
-loading); that is a string, not an import statement, and so outside this check.
+Two imports by name (``importlib``) are strings, not import statements, and so outside this check:
+``Registry._load`` imports the science packages that register the built-in entries (timm's plug-in
+pattern), and ``runtime.checkpoints.recorded_task_class`` imports the one task class of its fixed
+``TASK_CLASSES`` list that a checkpoint records.
 """
 
 from __future__ import annotations
