@@ -10,11 +10,13 @@ export INFOCAM_ROOT ?= $(CURDIR)
 
 venv: $(STAMP)
 
-# (re)install when pyproject.toml or constraints.txt change
+# (re)install when pyproject.toml or constraints.txt change. --no-compile: pip would byte-compile all
+# ~15,600 .py files of the 6 GB set (torch, CUDA wheels) up front; Python compiles only what is
+# imported, on first import (measured: a fresh install 1 min 15 s instead of 3 min 44 s, same load)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 # quick Table 2 (all 24 cells on half of the data, at most 15 epochs): about 3.5 minutes on 2 CPU cores
