@@ -33,7 +33,7 @@ class GradCamMethod(CamMethod):
 
     Features come from ``forward_features`` and logits from ``forward_head`` (any head), or,
     for any other model, from a hook on ``target_layer`` and the model's own forward. One
-    forward pass, one ``autograd.grad`` per target (batched over images: each image's logit
+    forward pass (autograd records only from the feature map on), one ``autograd.grad`` per target (batched over images: each image's logit
     depends only on its own features, so the gradient of the summed logits is per image).
     """
 
@@ -52,11 +52,11 @@ class GradCamMethod(CamMethod):
                 tap.discover(images, need_classifier=False, method=self.name)
                 features, logits, _ = tap.run(images, leaf=True)
             else:
-                features = model.forward_features(images)
+                with torch.no_grad():  # only d logit / d features is wanted: no graph for the backbone
+                    features = model.forward_features(images)
                 if not isinstance(features, Tensor) or features.ndim != 4:
                     raise ConfigError(tokens_not_map(model, features))
-                if not features.requires_grad:
-                    features.requires_grad_(True)
+                features.requires_grad_(True)
                 logits = model.forward_head(features)
             resolved = [t.clone() for t in resolve_targets(targets, logits.detach())]
             maps = []

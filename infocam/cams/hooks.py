@@ -159,6 +159,8 @@ class FeatureTap:
 
         ``leaf``: the layer's output is replaced by a detached leaf that requires grad (its
         clone flows on), so ``autograd.grad(logits, features)`` works even with frozen weights.
+        The forward up to the layer then runs without autograd (only the gradient with respect
+        to the layer's output is wanted): no graph and no saved activations for the backbone.
         """
         captured: dict[str, Tensor] = {}
 
@@ -167,6 +169,7 @@ class FeatureTap:
                 shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
                 raise ConfigError(f"target_layer {type(module).__name__} gives {shape}, not a [B, K, h, w] map")
             if leaf:
+                torch.set_grad_enabled(True)  # from here on (restored when the forward ends)
                 captured["features"] = output.detach().requires_grad_(True)
                 return captured["features"].clone()
             captured["features"] = output.clone()
@@ -179,7 +182,8 @@ class FeatureTap:
         if self.classifier is not None:
             handles.append(self.classifier.register_forward_pre_hook(pre_hook))
         try:
-            logits = self.model(images)
+            with torch.set_grad_enabled(not leaf):
+                logits = self.model(images)
         finally:
             for handle in handles:
                 handle.remove()
