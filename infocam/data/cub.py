@@ -83,6 +83,7 @@ class CUBDataModule(SplitDataModule):
     """
 
     pin_memory = True  # JPEGs decoded per sample, then copied to the GPU
+    fetch_name = "cub"  # data.download=true fetches the official archive (infocam.data.fetch)
 
     def __init__(
         self,
@@ -102,6 +103,9 @@ class CUBDataModule(SplitDataModule):
         num_classes: int = 200,
         verify_images: bool = True,
         summary_path: str | None = None,
+        download: bool = False,
+        download_url: str | None = None,
+        download_md5: str | None = None,
     ) -> None:
         super().__init__()
         balance_options = plain_options(balance_options)  # plain dicts: checkpoints load with weights_only
