@@ -15,7 +15,7 @@ Methods, each asked for the predicted class's maps at the input size (what a use
 - the grad-cam package's ``GradCAM``, ``GradCAMPlusPlus`` and ``ScoreCAM`` on ``layer4``, built once
   (its numpy maps, min-max scaled and resized with OpenCV, are its normal output). ScoreCAM runs
   one forward pass per channel of ``layer4`` (512 or 2,048), so it is timed at batch 1 only
-  (``--quick``: resnet18 only, one repeat).
+  (one call, no warm-up).
 
 Time: the median of ``--repeats`` calls after one warm-up call (hook discovery, allocator and
 cuDNN warm-up), the device synchronised; the repeats go round the methods in turn. ``--clock cpu``
@@ -206,14 +206,14 @@ def markdown(rows: list[Row], command: str, clock: str) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="resnet18, batch 1 and 4, one repeat: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="resnet18, batch 1 and 4: a smoke run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cpu-only", action="store_true", help="skip CUDA even when it is there")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: the process's CPU time (steadier on a loaded machine; CPU rows only)")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench_cams.md")
     args = parser.parse_args(argv)
-    archs, batches, repeats = (["resnet18"], [1, 4], 1) if args.quick else (["resnet18", "resnet50"], [1, 32], args.repeats)
+    archs, batches = (["resnet18"], [1, 4]) if args.quick else (["resnet18", "resnet50"], [1, 32])
     devices = [torch.device("cpu")]
     if torch.cuda.is_available() and not args.cpu_only:
         devices.append(torch.device("cuda"))
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> str:
         for arch in archs:
             scorecam = {1} if (not args.quick or arch == "resnet18") else set()
             clock = time.process_time if args.clock == "cpu" and device.type == "cpu" else time.perf_counter
-            rows += measure(arch, device, batches, repeats, scorecam, clock)
+            rows += measure(arch, device, batches, args.repeats, scorecam, clock)
     command = "python benchmarks/bench_cams.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     table = markdown(rows, command.strip(), args.clock)
     atomic_write_text(args.out, table + "\n")

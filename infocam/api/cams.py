@@ -49,8 +49,8 @@ def _images(images: Any, device: torch.device, dtype: torch.dtype) -> Tensor:
 
         return to_dtype(images.to(device), dtype, scale=True)  # uint8 0..255 -> [0, 1]
     images = images.to(device=device, dtype=dtype)
-    bad = int((~torch.isfinite(images)).sum())
-    if bad:
+    if not bool(torch.isfinite(images).all()):  # one reduction; counted only when refusing
+        bad = int((~torch.isfinite(images)).sum())
         raise ConfigError(f"images hold {bad} NaN/inf value(s) of {images.numel()}; CAM maps need finite pixels")
     return images
 
