@@ -114,6 +114,13 @@ bench-wsol: $(STAMP)
 bench-gpu: $(STAMP)
 	$(BIN)/python benchmarks/bench_gpu.py $(ARGS)
 
+# CAM latency table: CAM/infoCAM/infoCAM+/Grad-CAM vs the grad-cam package's GradCAM, GradCAM++ and ScoreCAM
+# and a bare forward pass; resnet18/50 at 224 px, batch 1 and 32, CPU (+ CUDA) -> reports/bench_cams.md.
+# ARGS=--quick: resnet18, batch 1 and 4 (smoke run); ARGS=--clock cpu on a shared machine
+.PHONY: bench-cams
+bench-cams: $(STAMP)
+	$(BIN)/python benchmarks/bench_cams.py $(ARGS)
+
 # MNIST-format IDX files of thin-stroke digits rendered from matplotlib's fonts, distorted (offline stand-in)
 mnist-fonts: $(STAMP)
 	$(BIN)/python -m infocam.data.standins.font_digits data/font_digits
