@@ -432,7 +432,7 @@ def test_ink_scores_under_ddp_equal_one_process_and_settings_change_at_eval(make
     ckpt = next((tmp_path / "train" / "checkpoints").glob("epoch_*.ckpt"))
     args = [*data, "data=mnist_composite", f"ckpt_path={ckpt}", "logger=none", "trainer.enable_progress_bar=false"]
     single = evaluate(make_cfg([*args, "trainer=cpu"], "eval", tmp_path / "single"))
-    ddp = evaluate(make_cfg([*args, "trainer=ddp_cpu"], "eval", tmp_path / "ddp"))
+    ddp = evaluate(make_cfg([*args, "trainer=ddp_cpu", "trainer.strategy=ddp_fork"], "eval", tmp_path / "ddp"))
     keys = [f"test/{m}_{o}_ink" for m in ("infomask", "cammask", "randommask") for o in ("target", "other")]
     assert ddp["test/acc"] == single["test/acc"]
     for key in keys:

@@ -50,7 +50,7 @@ def test_eval_with_infocam_plus_writes_metrics_reports_overlays_and_ddp_agrees(t
     ckpt = trained / "train" / "checkpoints" / "last.ckpt"
     args = [f"ckpt_path={ckpt}", *DATA, "cam=infocam_plus", "cam.region_size=5", "localization.curve_thresholds=20", *QUIET]
     run_cli_in_process("eval", [*args, f"hydra.run.dir={trained / 'evals' / 'one'}"], cwd=trained, check=True)
-    run_cli("eval", [*args, "trainer=ddp_cpu", f"hydra.run.dir={trained / 'evals' / 'ddp'}"], cwd=trained, check=True)
+    run_cli("eval", [*args, "trainer=ddp_cpu", "trainer.strategy=ddp_fork", f"hydra.run.dir={trained / 'evals' / 'ddp'}"], cwd=trained, check=True)
     one = read(trained / "evals" / "one" / "metrics.json")
     ddp = read(trained / "evals" / "ddp" / "metrics.json")
     for key in (*LOC_KEYS, "test/pxap"):  # synthetic_loc carries masks
