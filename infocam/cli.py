@@ -31,7 +31,7 @@ from infocam.entry.guard import guarded, objective
 from infocam.entry.hydra_errors import run_hydra
 from infocam.entry.messages import one_line
 from infocam.entry.preflight import inherited_group_args, preflight
-from infocam.runtime.configs import config_dir
+from infocam.runtime.shipped_conf import config_dir
 from infocam.runtime.console import quiet_launcher
 from infocam.runtime.failed_cells import FAILED_CELLS
 
@@ -72,7 +72,7 @@ def _report(cfg: DictConfig) -> None:
 @guarded("eval_maps")
 def _eval_maps(cfg: DictConfig) -> None:
     from infocam.runtime.rundir import write_hydra_record
-    from infocam.wsoleval.saved_maps import evaluate_maps
+    from infocam.localization.wsoleval.saved_maps import evaluate_maps
 
     write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     evaluate_maps(cfg)

@@ -27,7 +27,8 @@ from infocam.errors import ConfigError, InfocamError, NonFiniteLossError
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, read_metrics, write_metrics
 from infocam.runtime.console import is_quiet_cell
 from infocam.runtime.launchers import cluster_plugins
-from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
+from infocam.callbacks.wandb_views import wandb_callbacks
+from infocam.runtime.wandb_logger import publish_metrics
 from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir, write_hydra_record
 
 __all__ = ["checkpoint_task_class", "evaluate", "train", "build_trainer"]

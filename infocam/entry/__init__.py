@@ -1,7 +1,7 @@
-"""The entry layer's helpers: what runs around a console script before and after Hydra.
+"""Console entry points' helpers (the top layer: may import anything below; nothing below imports them).
 
-:mod:`infocam.cli` holds the console scripts themselves and :mod:`infocam.run` one run's
-lifecycle; these modules sit beside them on the top layer (no module below imports them).
+:mod:`infocam.cli` holds the training/eval/report console scripts and :mod:`infocam.run` one run's
+lifecycle; these modules sit beside them.
 
 - :mod:`~infocam.entry.preflight`: checks of the command line before Hydra starts (Hydra would
   report these failures with a traceback, or create directories first).
@@ -11,4 +11,6 @@ lifecycle; these modules sit beside them on the top layer (no module below impor
 - :mod:`~infocam.entry.hydra_errors`: Hydra's composition errors as one line, with a did-you-mean.
 - :mod:`~infocam.entry.eval_checkpoint`: an eval's settings reconciled with its checkpoint.
 - :mod:`~infocam.entry.messages`: the one-line form of an error.
+- :mod:`~infocam.entry.data_cli` (``infocam-data``) and :mod:`~infocam.entry.doctor`
+  (``infocam-doctor``): console scripts of their own, fetching data sets and checking a setup.
 """

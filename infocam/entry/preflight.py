@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 
 from infocam.errors import ConfigError, InfocamError
 from infocam.entry.messages import PREFIX
-from infocam.runtime.config_files import check_config_dirs
-from infocam.runtime.configs import config_dir
+from infocam.runtime.user_yaml import check_config_dirs
+from infocam.runtime.shipped_conf import config_dir
 from infocam.runtime.launcher_args import check_launcher_counts
 
 _OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
