@@ -30,6 +30,7 @@ from infocam.entry.signals import install_sigint, interrupted, restore_sigint
 from infocam.runtime.booleans import check_booleans
 from infocam.runtime.console import cell_line, configure_console, is_multirun
 from infocam.runtime.io import read_metrics
+from infocam.runtime.failed_cells import report_finished_to_launcher
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def _run(job: Callable[[DictConfig], Any], cfg: DictConfig, command: str) -> Any
         except KeyboardInterrupt:  # Ctrl-C outside Lightning's loops (building, writing)
             raise interrupted(Path(output_dir), command) from None
         if is_multirun():
-            print(cell_line(_metrics(output_dir), cfg, time.perf_counter() - started), flush=True)
+            line = cell_line(_metrics(output_dir), cfg, time.perf_counter() - started)
+            print(line, flush=True)
+            report_finished_to_launcher(line)  # under submitit this stdout is a log file
         elif command in ("train", "eval"):
             print(outputs_line(output_dir), flush=True)
         return result
