@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from omegaconf import DictConfig, OmegaConf
 
 from infocam.errors import ConfigError
-from infocam.runtime.configs import config_dir
+from infocam.runtime.shipped_conf import config_dir
 
 #: boolean options that also take another value (Lightning's own signatures): what else they take
 ALSO_TAKE: dict[str, tuple[Callable[[Any], bool], str]] = {

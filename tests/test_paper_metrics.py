@@ -1,4 +1,5 @@
-"""Localisation metrics: exact hit counts over images, MaxBoxAccV2 against a per-image reference."""
+"""The paper's localisation metrics (infocam.localization.paper_metrics): exact hit counts over
+images, MaxBoxAccV2 against a per-image reference."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP, component_hits, curve_thresholds
+from infocam.localization.paper_metrics import BoxAccuracy, MaxBoxAccV2, PxAP, component_hits, curve_thresholds
 
 
 def test_box_accuracy_counts_hits_over_images():

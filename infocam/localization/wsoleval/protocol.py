@@ -15,7 +15,7 @@ table of differences with the ``infocam`` protocol):
   best IoU over (predicted x ground-truth) boxes counts.
 
 OpenCV is not used: the contours of all 256 nested masks of a map come from a few
-union-find passes (:mod:`infocam.wsoleval._component_tree`), so the cost per map does
+union-find passes (:mod:`infocam.localization.wsoleval._component_tree`), so the cost per map does
 not grow with the number of thresholds. Maps run in parallel over plain threads.
 """
 
@@ -31,7 +31,6 @@ from torch import Tensor
 from infocam.errors import ConfigError, DataError
 
 __all__ = [
-    "PROTOCOLS",
     "RESIZE_LENGTH",
     "cam_thresholds",
     "check_scoremap",
@@ -47,8 +46,6 @@ __all__ = [
     "resize_cubic",
 ]
 
-#: ``localization.protocol`` values
-PROTOCOLS = ("infocam", "wsolevaluation")
 #: wsolevaluation scores boxes at 224x224 (``_RESIZE_LENGTH``)
 RESIZE_LENGTH = 224
 
@@ -194,7 +191,7 @@ def quantize(maps: np.ndarray | Tensor) -> np.ndarray:
 
 
 def _kernels():
-    from infocam.wsoleval import _component_tree
+    from infocam.localization.wsoleval import _component_tree
 
     return _component_tree
 
