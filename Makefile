@@ -30,11 +30,30 @@ demo: $(STAMP)
 # worker so its module fixtures are built once); TEST_WORKERS=0 runs them in this process
 TEST_WORKERS ?= 2
 
-test: $(STAMP)
+test: $(STAMP) docs-check
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+
+# ---- docs (mkdocs.yml, docs/; docs/contributing.md) ------------------------------------------------
+# strict: a broken link, a page missing from the nav or an unresolved API reference fails the build
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+.PHONY: docs docs-check docs-serve docs-figures
+docs: $(STAMP)
+	$(MKDOCS) build --strict -d site
+
+# what make test runs: the same strict build into a throw-away folder, quiet unless it fails
+docs-check: $(STAMP)
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && $(MKDOCS) build --strict -q -d "$$d"
+
+docs-serve: $(STAMP)
+	$(MKDOCS) serve
+
+# the pictures the pages show, from small real runs on the embedded data -> docs/figures/*.png
+# (a few minutes on 2 CPU cores; ARGS="--only wsol_overlays" for one figure)
+docs-figures: $(STAMP)
+	$(BIN)/python docs/_tools/figures.py $(ARGS)
 
 # the full paper Table 2 grid (24 runs) -> reports/mi_table2.{csv,md,png}
 reproduce-mi: $(STAMP)
@@ -45,7 +64,7 @@ reproduce-mi: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mi.py
 
-# MI zoo, a representative subset (README "MI zoo"; designed for <= 20 min on 2 CPU cores):
+# MI zoo, a representative subset (docs/mi-zoo.md; designed for <= 20 min on 2 CPU cores):
 # 4 vector tasks at d=10 x n in {2k, 10k}, the 5-d mixture padded to 20/50 noisy dims, the 16x16
 # label-noise bars; 7 estimators; ZOO_SEEDS data seeds -> reports/mi_zoo.{csv,md,png}
 # (a diverged cell fails its multirun, not the target: the report counts it under `failed`)

@@ -8,7 +8,7 @@ Theorem 1 of paper 1, ``z_t - log mean_m exp z_m = log softmax_t + log M``. Patc
 above ``threshold`` x the image's best score are kept (Zhou et al.'s 20 % rule, which the
 paper follows).
 
-Two choices the paper leaves open, made here and documented in the README:
+Two choices the paper leaves open, made here and documented in docs/infomask.md:
 
 - *Non-positive maximum.* "20 % of the max" is a lower bar than the max only when the max is
   positive; when it is <= 0 no patch passes it, and the mask is empty (made explicit, so that

@@ -34,7 +34,7 @@ def infomask_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     fill = settings["fill"]
     if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill)):
         # a NaN blank makes every masked image NaN and every ink score 0.0, silently
-        raise ConfigError(f"infomask.fill must be a finite number or null (each image's minimum), got {fill!r}")
+        raise ConfigError(f"infomask.fill must be a number or null (a finite number; null is each image's minimum), got {fill!r}")
     examples = settings["num_examples"]
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
         raise ConfigError(f"infomask.num_examples must be a count >= 0 (rows of infomask_grid.png), got {examples!r}")

@@ -1,7 +1,7 @@
 """wsolevaluation's protocol (Choe et al., CVPR 2020), exactly, for whole batches of maps.
 
-The facts reproduced (from their ``evaluation.py``/``inference.py``; README has the table of
-differences with the ``infocam`` protocol):
+The facts reproduced (from their ``evaluation.py``/``inference.py``; docs/wsoleval.md has the
+table of differences with the ``infocam`` protocol):
 
 * score map: a raw CAM is resized to the image size with OpenCV ``INTER_CUBIC``
   (:func:`resize_cubic`, float64), then min-max normalised (:func:`normalize_scoremaps`; a map
