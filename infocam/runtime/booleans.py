@@ -103,3 +103,14 @@ def check_booleans(cfg: DictConfig) -> None:
 
 
 _ABSENT = object()
+
+
+def require_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool when it is one (numpy's ``bool_`` included); any other value, a word
+    like ``'no'`` above all (truthy in Python), is one ``ConfigError`` line naming ``name``.
+    The Python API's counterpart of :func:`check_booleans`."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+        return bool(value)
+    raise ConfigError(f"{name}={value!r} must be True or False")
