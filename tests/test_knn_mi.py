@@ -75,3 +75,18 @@ def test_loss_knn_runs_without_a_fit_loop_and_writes_metrics(tmp_path):
     assert not any(key.startswith(("train/", "val/")) for key in metrics)  # nothing was fitted
     assert not (tmp_path / "run" / "checkpoints").exists() or not list((tmp_path / "run" / "checkpoints").iterdir())
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_loss_knn_records_the_k_it_used_when_k_is_clamped(tmp_path):
+    import json
+
+    from conftest import QUIET, compose_config
+
+    from infocam.run import train
+
+    cfg = compose_config("train", ["experiment=mi_gmm", "loss=knn", "loss.k=100000", "data.n=300",
+                                   "data.mc_samples=2000", *QUIET], tmp_path / "run")
+    with pytest.warns(UserWarning, match="k=100000 is more than the smallest class allows"):
+        metrics = train(cfg)  # was silently clamped, the k used recorded nowhere
+    recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert recorded["test/knn_k"] == metrics["test/knn_k"] == 12 - 1  # the smallest test class: 12 samples

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from infocam.errors import ConfigError
@@ -111,6 +112,6 @@ def require_bool(name: str, value: Any) -> bool:
     The Python API's counterpart of :func:`check_booleans`."""
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+    if isinstance(value, np.bool_):
         return bool(value)
     raise ConfigError(f"{name}={value!r} must be True or False")
