@@ -157,7 +157,7 @@ def compare_box_backends(maps: torch.Tensor, gt_boxes: torch.Tensor, gt_counts: 
     from timing import timed
 
     from infocam.localization import cams_to_boxes
-    from infocam.metrics.localization import component_hits, curve_thresholds
+    from infocam.localization.paper_metrics import component_hits, curve_thresholds
 
     thresholds = curve_thresholds(100)
     cpu = (maps.cpu(), gt_boxes.cpu(), gt_counts.cpu())

@@ -20,7 +20,7 @@ from timing import timed
 
 from infocam.cams.gradcam import GradCam
 from infocam.localization import normalize_maps, upsample_maps
-from infocam.models.gap_cnn import PlainCNN
+from infocam.models.flat_cnn import PlainCNN
 
 
 

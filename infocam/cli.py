@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from infocam.runtime.booleans import check_booleans
-from infocam.runtime.configs import config_dir
+from infocam.runtime.shipped_conf import config_dir
 from infocam.runtime.console import configure_console, quiet_launcher
 from infocam.errors import ConfigError, InfocamError, RunTerminated
 
@@ -209,7 +209,7 @@ def _report(cfg: DictConfig) -> None:
 @guarded
 def _eval_maps(cfg: DictConfig) -> None:
     from infocam.runtime.rundir import write_hydra_record
-    from infocam.wsoleval.saved_maps import evaluate_maps
+    from infocam.localization.wsoleval.saved_maps import evaluate_maps
 
     write_hydra_record(cfg, HydraConfig.get().runtime.output_dir)
     evaluate_maps(cfg)
@@ -261,7 +261,7 @@ def _check_default_log_dir(argv: list[str]) -> None:
 
 def _check_before_hydra(argv: list[str]) -> None:
     """Launcher counts and the user's --config-dir files, before Hydra starts (issue 21)."""
-    from infocam.runtime.config_files import check_config_dirs
+    from infocam.runtime.user_yaml import check_config_dirs
     from infocam.runtime.launcher_args import check_launcher_counts
 
     try:

@@ -10,7 +10,8 @@ import infocam.cams  # noqa: F401
 from infocam.cams.base import region_sum
 from infocam.errors import ConfigError
 from infocam.localization import cams_to_boxes
-from infocam.models.gap_cnn import GapCNN, PlainCNN
+from infocam.models.flat_cnn import PlainCNN
+from infocam.models.gap_cnn import GapCNN
 from infocam.registry import CAMS
 
 

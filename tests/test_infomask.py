@@ -288,7 +288,7 @@ def test_infomask_defaults_have_one_source(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from infocam.runtime import configs
+    from infocam.runtime import shipped_conf as configs
     from infocam.tasks.infomask import InfoMaskModule
 
     conf = tmp_path / "conf"

@@ -7,7 +7,7 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP, component_hits, curve_thresholds
+from infocam.localization.paper_metrics import BoxAccuracy, MaxBoxAccV2, PxAP, component_hits, curve_thresholds
 
 
 def test_box_accuracy_counts_hits_over_images():

@@ -1,7 +1,7 @@
 """``evaluate_scoremaps``: wsolevaluation's MaxBoxAcc, MaxBoxAccV2 and PxAP on maps in memory.
 
-The same metric objects as ``infocam-eval-maps`` (:mod:`infocam.wsoleval.metrics`) and the
-same checks and box scaling (:mod:`infocam.wsoleval.protocol`), without writing ``.npy`` files.
+The same metric objects as ``infocam-eval-maps`` (:mod:`infocam.localization.wsoleval.metrics`) and the
+same checks and box scaling (:mod:`infocam.localization.wsoleval.protocol`), without writing ``.npy`` files.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def evaluate_scoremaps(
         ``maxboxacc_v2`` (with ``maxboxacc_v2_iou{d}`` and their thresholds) and ``maxboxacc``
         when boxes are given, ``pxap`` when masks are, and ``num_images``.
     """
-    from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
-    from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, prepare_scoremaps, resize_box
+    from infocam.localization.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+    from infocam.localization.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, prepare_scoremaps, resize_box
 
     if gt_boxes is None and masks is None:
         raise DataError("evaluate_scoremaps needs gt_boxes (MaxBoxAcc/MaxBoxAccV2) or masks (PxAP)")

@@ -8,7 +8,7 @@ from typing import Any
 
 
 from infocam.errors import ConfigError
-from infocam.runtime.configs import group_option, layered_settings
+from infocam.runtime.shipped_conf import group_option, layered_settings
 
 
 def default_infomask() -> dict[str, Any]:

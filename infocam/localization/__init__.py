@@ -1,6 +1,15 @@
-"""Localisation: score maps to boxes and IoU for whole batches (:mod:`.boxes`), with a compiled
-CPU kernel (:mod:`._run_components`) behind the ``numba`` backend. wsolevaluation's protocol,
-with its inclusive box ends, is :mod:`infocam.wsoleval`."""
+"""Localisation, the one home of both box protocols (``localization.protocol``), side by side:
+
+* ``protocol=infocam``, the paper's: maps to boxes at a fixed threshold and IoU for whole
+  batches (:mod:`.boxes`, exclusive box ends, with a compiled CPU kernel in
+  :mod:`._run_components` behind the ``numba`` backend), scored by :mod:`.paper_metrics`
+  (GT-known / Top-1 Loc, and MaxBoxAccV2 / PxAP over a threshold grid) and saved per image by
+  :mod:`.per_image_file` (``per_image.npz``);
+* ``protocol=wsolevaluation``, Choe et al.'s evaluator exactly: :mod:`.wsoleval` (inclusive
+  box ends, their score-map preparation, ``infocam-eval-maps``).
+
+:mod:`.settings` holds the settings both read (``conf/localization/default.yaml``).
+"""
 
 from infocam.localization.boxes import (
     BACKENDS,

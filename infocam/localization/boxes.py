@@ -1,7 +1,7 @@
 """From score maps to boxes, for a whole batch at once, in torch, on the maps' device.
 
 Conventions (every infocam box, ground truth included; wsolevaluation's protocol alone uses
-inclusive ends, inside :mod:`infocam.wsoleval`):
+inclusive ends, inside :mod:`infocam.localization.wsoleval`):
 
 * A box is ``(x0, y0, x1, y1)`` in pixels of the map it was computed on, with ``x0, y0``
   inclusive and ``x1, y1`` **exclusive**: the tight box of the pixels in columns ``c0..c1``

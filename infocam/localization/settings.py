@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 
-from infocam.runtime.configs import group_option, layered_settings
+from infocam.runtime.shipped_conf import group_option, layered_settings
 from infocam.errors import ConfigError
 from infocam.localization.boxes import BACKENDS
 
@@ -28,7 +28,7 @@ def localization_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     check_ranges(settings)
     if settings["backend"] not in BACKENDS:
         raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {settings['backend']!r}")
-    from infocam.wsoleval.protocol import PROTOCOLS
+    from infocam.localization.wsoleval.protocol import PROTOCOLS
 
     if settings["protocol"] not in PROTOCOLS:
         raise ConfigError(f"localization.protocol must be one of {PROTOCOLS}, got {settings['protocol']!r}")

@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from infocam.errors import ConfigError
-from infocam.runtime.configs import config_dir
+from infocam.runtime.shipped_conf import config_dir
 
 #: boolean options that also take another value (Lightning's own signatures): what else they take
 ALSO_TAKE: dict[str, tuple[Callable[[Any], bool], str]] = {

@@ -14,7 +14,7 @@ from infocam.errors import ConfigError
 def config_dir() -> Path:
     """``infocam/conf`` in an installed wheel (packaging maps the top-level ``conf/`` there),
     else ``conf/`` beside the package in a source checkout."""
-    package = Path(__file__).resolve().parents[1]  # infocam/, this file being infocam/runtime/configs.py
+    package = Path(__file__).resolve().parents[1]  # infocam/, this file being infocam/runtime/shipped_conf.py
     installed = package / "conf"
     return installed if (installed / "train.yaml").is_file() else package.parent / "conf"
 

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from infocam.data.formats.paths import inside
 from infocam.errors import ConfigError, DataError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir, write_metrics
-from infocam.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
+from infocam.localization.wsoleval.protocol import RESIZE_LENGTH, check_scoremap, resize_box, resize_nearest
 from infocam.reporting.figures import figure_png
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def evaluate_maps(cfg: DictConfig) -> dict[str, Any]:
     """Read, check, score; then write ``metrics.json`` and ``accuracy_curve.{csv,png}``."""
     from rich.progress import track
 
-    from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+    from infocam.localization.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
 
     started = time.perf_counter()
     interval, iou_list, batch_size = _settings(cfg)

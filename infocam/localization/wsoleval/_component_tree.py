@@ -38,7 +38,7 @@ per-level scans touch a few hundred records, not the whole map. Quantisation (wi
 [0, 1] check) and the gather of each threshold's level run in the same compiled call, so
 maps are shared out over threads with no serial numpy step.
 
-These facts were checked against OpenCV 5.0 on thousands of random masks (tests/test_wsoleval.py).
+These facts were checked against OpenCV 5.0 on thousands of random masks (tests/wsoleval/test_protocol.py).
 Boxes follow wsolevaluation: ``(x, y, x + w, y + h)`` of the contour's bounding rectangle
 with ``x1 <= W - 1``, ``y1 <= H - 1``; IoU counts pixels inclusively.
 """

@@ -19,8 +19,8 @@ from torch import Tensor
 
 from infocam.errors import ConfigError
 from infocam.runtime.io import atomic_write_bytes, atomic_write_text
-from infocam.wsoleval.protocol import RESIZE_LENGTH, prepare_scoremaps, resize_nearest, scale_boxes
-from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+from infocam.localization.wsoleval.protocol import RESIZE_LENGTH, prepare_scoremaps, resize_nearest, scale_boxes
+from infocam.localization.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
 
 
 def wsoleval_metrics(loc: Mapping[str, Any]) -> dict[str, torch.nn.Module]:

@@ -3,6 +3,6 @@
 * :mod:`.protocol` - score-map preparation, thresholds, inclusive-end boxes and IoU (wrapper);
 * :mod:`._component_tree` - the compiled kernel (contours of all levels in a few passes);
 * :mod:`.metrics` - torchmetrics MaxBoxAcc/MaxBoxAccV2 and PxAP on top of it;
-* :mod:`.scoring` - the step a WSOL task runs at test time;
+* :mod:`.evaluator` - the step a WSOL task runs at test time (their evaluator's accumulate/compute);
 * :mod:`.saved_maps` - ``infocam-eval-maps``: saved ``.npy`` maps in their layout -> metrics.json.
 """

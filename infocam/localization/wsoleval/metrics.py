@@ -3,7 +3,7 @@
 States are integer counts summed across ranks (each image on exactly one rank), so a DDP
 run gives the one-process numbers; ``compute`` then does wsolevaluation's float arithmetic
 on the counts, operation for operation, so the percentages equal theirs. Maps must already
-be their score maps (:func:`infocam.wsoleval.protocol.prepare_scoremaps`, values in [0, 1]).
+be their score maps (:func:`infocam.localization.wsoleval.protocol.prepare_scoremaps`, values in [0, 1]).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from infocam.errors import ConfigError, DataError
-from infocam.wsoleval.protocol import cam_thresholds, level_ious
+from infocam.localization.wsoleval.protocol import cam_thresholds, level_ious
 
 #: their ``iou_threshold_list`` default, in percent
 IOU_THRESHOLDS = (30, 50, 70)

@@ -15,7 +15,7 @@ differences with the ``infocam`` protocol):
   best IoU over (predicted x ground-truth) boxes counts.
 
 OpenCV is not used: the contours of all 256 nested masks of a map come from a few
-union-find passes (:mod:`infocam.wsoleval._component_tree`), so the cost per map does
+union-find passes (:mod:`infocam.localization.wsoleval._component_tree`), so the cost per map does
 not grow with the number of thresholds. Maps run in parallel over plain threads.
 """
 
@@ -194,7 +194,7 @@ def quantize(maps: np.ndarray | Tensor) -> np.ndarray:
 
 
 def _kernels():
-    from infocam.wsoleval import _component_tree
+    from infocam.localization.wsoleval import _component_tree
 
     return _component_tree
 
