@@ -21,7 +21,8 @@ from infocam.errors import ConfigError, InfocamError, NonFiniteLossError, RunTer
 from infocam.runtime.io import atomic_write_text, ensure_writable_dir, write_metrics
 from infocam.runtime.console import is_quiet_cell
 from infocam.runtime.launchers import cluster_plugins
-from infocam.runtime.wandb_logger import publish_metrics, wandb_callbacks
+from infocam.callbacks.wandb_views import wandb_callbacks
+from infocam.runtime.wandb_logger import publish_metrics
 from infocam.runtime.rundir import RunDirLock, is_launching_process, lock_run_dir, write_hydra_record
 
 log = logging.getLogger(__name__)

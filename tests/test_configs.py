@@ -60,6 +60,8 @@ def tiny_overrides(experiment_cfg, root: Path) -> list[str]:
         overrides.append(f"model.channels=[4{',8' * (len(experiment_cfg.model.channels) - 1)}]")
     if "localization" in experiment_cfg.task:
         overrides += ["localization.curve_thresholds=10", "localization.num_overlays=2"]
+    if experiment_cfg.model.get("weights") is not None:  # the paper recipes default to imagenet: random here
+        overrides.append("model.weights=null")
     return overrides
 
 
@@ -174,4 +176,5 @@ def test_paper_wsol_recipes_share_the_base_and_differ_only_in_their_deltas(make_
     assert (opt._target_, opt.momentum, opt.nesterov, opt.weight_decay) == ("torch.optim.SGD", 0.9, True, 1e-4)
     assert (cfg.task.lr_mult_new_layers, cfg.task.scheduler.step_size, cfg.task.scheduler.gamma) == (10, 60, 0.1)
     assert (cfg.trainer.max_epochs, cfg.trainer.strategy, cfg.trainer.devices) == (200, "ddp", 2)
+    assert cfg.model.weights == "imagenet"  # the paper fine-tunes torchvision's ImageNet files
     assert cfg.callbacks.model_checkpoint.monitor == "val/acc" and cfg.callbacks.early_stopping is None

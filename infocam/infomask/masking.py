@@ -42,9 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from infocam.errors import ConfigError
-
-SCORES = ("logit", "pmi")
-AGGREGATES = ("pixel", "patch")
+from infocam.infomask.settings import AGGREGATES, SCORES, infomask_settings
 
 
 def _starts(length: int, size: int, stride: int) -> list[int]:
@@ -164,8 +162,6 @@ def info_mask(model: nn.Module, images: Tensor, target: Tensor | int, **settings
     ``settings`` (``patch_size``, ``stride``, ``aggregate``, ``threshold``, ``score``,
     ``gain_over_blank``, ``fill``) change the defaults of ``conf/infomask/default.yaml``.
     """
-    from infocam.infomask.settings import infomask_settings
-
     s = infomask_settings(settings)
     scored = patch_scores(
         model, images, target, int(s["patch_size"]), s["stride"], s["fill"], str(s["score"]), bool(s["gain_over_blank"])

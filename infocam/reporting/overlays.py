@@ -10,7 +10,7 @@ from infocam.localization import normalize_maps
 from infocam.reporting.figures import figure_png
 
 
-def _display_images(images: torch.Tensor) -> np.ndarray:
+def display_images(images: torch.Tensor) -> np.ndarray:
     """``[N, C, H, W]`` (any scale) to ``[N, H, W, 3]`` in [0, 1], each image min-max scaled."""
     x = images.float()
     if x.shape[1] == 1:
@@ -43,7 +43,7 @@ def overlay_grid_png(batch: dict[str, torch.Tensor], title: str = "", columns: i
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    images = _display_images(batch["images"])
+    images = display_images(batch["images"])
     heat = normalize_maps(batch["maps"]).numpy()
     n = len(images)
     cols = min(columns, n)
@@ -66,7 +66,7 @@ def overlay_panels(batch: dict[str, torch.Tensor]) -> list[np.ndarray]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    images = _display_images(batch["images"])
+    images = display_images(batch["images"])
     heat = normalize_maps(batch["maps"]).numpy()
     panels = []
     for i in range(len(images)):

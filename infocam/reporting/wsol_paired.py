@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from infocam.localization.per_image_file import load_per_image
-from infocam.reporting.classification import _mean_std, mann_whitney
+from infocam.reporting.classification import mean_std, mann_whitney
 
 RESAMPLES = 2000
 SEED = 0
@@ -167,8 +167,8 @@ def seed_rows(paired: list[dict]) -> list[dict]:
             theirs = [r[f"cam_{metric}"] for r in runs if r[f"cam_{metric}"] is not None]
             if not ours or not theirs:
                 continue
-            entry[f"{metric}_mean"], entry[f"{metric}_std"] = _mean_std(ours)
-            entry[f"cam_{metric}_mean"], entry[f"cam_{metric}_std"] = _mean_std(theirs)
+            entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean_std(ours)
+            entry[f"cam_{metric}_mean"], entry[f"cam_{metric}_std"] = mean_std(theirs)
             entry[f"{metric}_mwu_u"], entry[f"{metric}_mwu_p"] = mann_whitney(ours, theirs)
         out.append(entry)
     return out

@@ -49,7 +49,7 @@ from typing import Callable
 
 import numpy as np
 
-from infocam.localization._run_components import _compiled
+from infocam.localization._run_components import compiled as _compiled  # the shared numba set-up
 
 # fields of a component record (int32 [components, 8])
 R0, C0, R1, C1, AUX, FIRST = range(6)

@@ -31,7 +31,6 @@ from torch import Tensor
 from infocam.errors import ConfigError, DataError
 
 __all__ = [
-    "PROTOCOLS",
     "RESIZE_LENGTH",
     "cam_thresholds",
     "check_scoremap",
@@ -47,8 +46,6 @@ __all__ = [
     "resize_cubic",
 ]
 
-#: ``localization.protocol`` values
-PROTOCOLS = ("infocam", "wsolevaluation")
 #: wsolevaluation scores boxes at 224x224 (``_RESIZE_LENGTH``)
 RESIZE_LENGTH = 224
 

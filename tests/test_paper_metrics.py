@@ -1,4 +1,5 @@
-"""Localisation metrics: exact hit counts over images, MaxBoxAccV2 against a per-image reference."""
+"""The paper's localisation metrics (infocam.localization.paper_metrics): exact hit counts over
+images, MaxBoxAccV2 against a per-image reference."""
 
 from __future__ import annotations
 

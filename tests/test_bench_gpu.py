@@ -1,4 +1,4 @@
-"""Issue 20 item 7: `make bench-gpu`'s script runs end to end on a CPU with tiny sizes (--cpu-smoke)."""
+"""`make bench-gpu`'s script runs end to end on a CPU with tiny sizes (--cpu-smoke)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,19 @@ def test_without_a_gpu_the_full_run_says_so_in_one_line(bench, tmp_path, capsys,
     assert capsys.readouterr().err.strip().splitlines() == [
         "bench-gpu: no CUDA device here; run it on a GPU machine, or use --cpu-smoke to check the path"]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_paper_estimates_follow_the_formula():
+    """benchmarks/paper_estimate.py: runs x epochs x images / (images/s x GPUs x efficiency)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("paper_estimate", REPO_ROOT / "benchmarks" / "paper_estimate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bench = {"training": [{"recipe": "wsol_cub_vgg16", "images_per_s": 100.0}, {"recipe": "wsol_cub_resnet50", "images_per_s": 200.0}]}
+    rows = module.estimates(bench, gpus=2, efficiency=1.0)
+    cub_vgg = next(r for r in rows if r["target"] == "paper-table4-6 CUB" and "VGG" in r["trains"])
+    assert cub_vgg["hours"] == pytest.approx(2 * 200 * 5_994 / (100.0 * 2) / 3600)
+    tiny_resnet = next(r for r in rows if r["target"] == "paper-table4-6 Tiny" and "ResNet" in r["trains"])
+    assert tiny_resnet["hours"] == pytest.approx(2 * 200 * 100_000 / (200.0 / (64 / 224) ** 2 * 2) / 3600)
+    assert all(r["hours"] is None for r in module.estimates({"training": []}))

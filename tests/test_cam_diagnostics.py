@@ -1,4 +1,4 @@
-"""Issue 20 item 5: infoCAM's subtraction term under softmax training, and the diagnostics that show it."""
+"""infoCAM's subtraction term under softmax training, and the diagnostics that show it."""
 
 from __future__ import annotations
 

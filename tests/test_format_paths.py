@@ -1,6 +1,6 @@
-"""Issue 21 item 6: every path an annotation file names stays inside its root; a line that
-climbs out (``..``) or is absolute is one line naming the file and line, and nothing outside
-is read. (infocam-eval-maps' ids and mask paths: tests/wsoleval/test_saved_maps.py.)"""
+"""Annotation paths (infocam.data.formats.paths): every path an annotation file names stays
+inside its root; a line that climbs out (``..``) or is absolute is one line naming the file and
+line, and nothing outside is read. (infocam-eval-maps' ids and mask paths: tests/wsoleval/test_saved_maps.py.)"""
 
 from __future__ import annotations
 

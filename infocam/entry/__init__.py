@@ -1,0 +1,1 @@
+"""Console entry points and their helpers (the top layer: may import anything below)."""
