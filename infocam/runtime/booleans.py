@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from infocam.errors import ConfigError
@@ -103,3 +104,14 @@ def check_booleans(cfg: DictConfig) -> None:
 
 
 _ABSENT = object()
+
+
+def require_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool when it is one (numpy's ``bool_`` included); any other value, a word
+    like ``'no'`` above all (truthy in Python), is one ``ConfigError`` line naming ``name``.
+    The Python API's counterpart of :func:`check_booleans`."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise ConfigError(f"{name}={value!r} must be True or False")
