@@ -4,7 +4,9 @@
     python benchmarks/bench_api.py --all         # the 8 Table 2 settings (balance x d = 1, 2, 5, 10)
     python benchmarks/bench_api.py --settings unbalanced:2 --estimator softmax
 
-Target: 60,000 x 10 in <= 20 s wall on 2 CPU cores, within 0.02 nats of the truth. Baseline,
+Target: 60,000 x 10 in <= 5 s wall on 2 CPU cores, within 0.02 nats of the truth (issue 27; it
+was 20 s). The CPU seconds of the call are printed beside the wall seconds: on a shared machine
+they move far less than the wall clock, so compare them between runs there. Baseline,
 timed in the same run on the same arrays: scikit-learn's ``mutual_info_classif`` (the tool people
 reach for), which gives one number per feature and no joint estimate; the ratio is ours / theirs.
 The arrays are the GaussianMixtureDataModule's own draws (all three splits together);
@@ -29,7 +31,7 @@ from sklearn.feature_selection import mutual_info_classif  # noqa: E402
 import infocam  # noqa: E402
 from infocam.data.gmm import GaussianMixtureDataModule  # noqa: E402
 
-TARGET_SECONDS, TARGET_ERROR = 20.0, 0.02
+TARGET_SECONDS, TARGET_ERROR = 5.0, 0.02
 TABLE2 = [f"{balance}:{dim}" for balance in ("balanced", "unbalanced") for dim in (1, 2, 5, 10)]
 
 
@@ -54,21 +56,21 @@ def main() -> int:
     settings = TABLE2 if args.all else args.settings
     print(f"estimate_mi, estimator={args.estimator}, {args.threads} threads")
     print(f"{'setting':<14} {'n x d':>10} {'estimate':>9} {'truth':>16} {'|error|':>8} {'acc %':>6} {'epochs':>6} "
-          f"{'seconds':>8} {'sklearn s':>9} {'ratio':>6} {'sklearn max/feature':>19}")
+          f"{'seconds':>8} {'cpu s':>6} {'sklearn s':>9} {'ratio':>6} {'sklearn max/feature':>19}")
     failed = False
     for setting in settings:
         balance, dim = setting.split(":")
         x, y, truth, se = arrays(balance, int(dim), args.mc_samples)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = infocam.estimate_mi(x, y, estimator=args.estimator)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         start = time.perf_counter()
         per_feature = mutual_info_classif(x.numpy(), y.numpy(), random_state=0)
         baseline = time.perf_counter() - start
         error = abs(result.estimate - truth)
         shape = f"{x.shape[0]}x{x.shape[1]}"
         print(f"{setting:<14} {shape:>10} {result.estimate:>9.4f} {truth:>9.4f} ± {se:.4f} {error:>8.4f} "
-              f"{100 * result.accuracy:>6.1f} {result.epochs:>6d} {seconds:>8.1f} {baseline:>9.1f} "
+              f"{100 * result.accuracy:>6.1f} {result.epochs:>6d} {seconds:>8.1f} {cpu:>6.1f} {baseline:>9.1f} "
               f"{seconds / baseline:>6.2f} {per_feature.max():>19.3f}")
         if setting == "balanced:10":
             ok = seconds <= TARGET_SECONDS and error <= TARGET_ERROR

@@ -75,6 +75,7 @@ def compose(recipe: str, data_root: Path, out_dir: Path, args: argparse.Namespac
     overrides = [
         f"experiment={recipe}", f"data.root={data_root}", "data.num_classes=10", f"data.image_size={args.image_size}",
         f"data.num_workers={0 if smoke else args.workers}", "data.verify_images=false", "callbacks=none", "logger=none",
+        "model.weights=null",  # speed only: random weights, no ImageNet download
         f"++trainer.max_steps={args.steps}", "++trainer.max_epochs=-1", "++trainer.limit_val_batches=0",
         "++trainer.num_sanity_val_steps=0", "++trainer.enable_checkpointing=false", "++trainer.enable_progress_bar=false",
         "++trainer.enable_model_summary=false", "++trainer.devices=1", "++trainer.strategy=auto", "++trainer.sync_batchnorm=false",
@@ -157,7 +158,7 @@ def compare_box_backends(maps: torch.Tensor, gt_boxes: torch.Tensor, gt_counts: 
     from timing import timed
 
     from infocam.localization import cams_to_boxes
-    from infocam.metrics.localization import component_hits, curve_thresholds
+    from infocam.localization.paper_metrics import component_hits, curve_thresholds
 
     thresholds = curve_thresholds(100)
     cpu = (maps.cpu(), gt_boxes.cpu(), gt_counts.cpu())

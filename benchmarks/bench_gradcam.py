@@ -18,7 +18,7 @@ import torch
 
 from timing import timed
 
-from infocam.cams.gradcam import GradCam
+from infocam.cams.gradcam import GradCamMethod
 from infocam.localization import normalize_maps, upsample_maps
 from infocam.models.flat_cnn import PlainCNN
 
@@ -37,7 +37,7 @@ def main() -> None:
     model = PlainCNN(num_classes=4, channels=(16, 32, 64), image_size=args.size).eval()
     images = torch.randn(args.batch, 3, args.size, args.size)
     labels = torch.randint(0, 4, (args.batch,))
-    ours = GradCam()
+    ours = GradCamMethod()
 
     def in_house():
         result = ours.compute(model, images, [labels, None])

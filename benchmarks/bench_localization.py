@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from timing import timed
 
 from infocam.localization import best_iou, cams_to_boxes, threshold_masks
-from infocam.metrics.localization import component_hits, curve_thresholds
+from infocam.localization.paper_metrics import component_hits, curve_thresholds
 
 BACKENDS = ("numba", "torch")
 

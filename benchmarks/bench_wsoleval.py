@@ -37,8 +37,8 @@ from timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from infocam.wsoleval.protocol import cam_thresholds, multiple_iou, prepare_scoremaps, quantize  # noqa: E402
-from infocam.wsoleval.metrics import WsolBoxAccuracy  # noqa: E402
+from infocam.localization.wsoleval.protocol import cam_thresholds, multiple_iou, prepare_scoremaps, quantize  # noqa: E402
+from infocam.localization.wsoleval.metrics import WsolBoxAccuracy  # noqa: E402
 
 
 def make_maps(count: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@
 # fixed here once: Lightning starts the extra DDP ranks by re-running this very command line, so
 # every rank writes into the same directory. It is unique (the start's second and a random
 # suffix); INFOCAM_RUN_DIR chooses it instead; a multirun gets a sweep directory.
+# A single training run is checked by `infocam-doctor` with the same arguments first (GPUs,
+# NCCL, dataset, weights, disk, wandb; its lines go to stderr); INFOCAM_DOCTOR=0 skips it.
 set -eu
 
 case "${1:-}" in
@@ -67,6 +69,17 @@ fi
 if [ "$command" = wandb-sync ]; then
     find "$outputs" -type d -name 'offline-run-*' -path '*/wandb/*' -exec wandb sync "$@" {} +
     exit 0
+fi
+
+if [ "$command" = infocam-train ] && [ "${INFOCAM_DOCTOR:-1}" != 0 ] && [ "${multirun:-no}" = no ]; then
+    options=no
+    for arg in "$@"; do
+        case "$arg" in -*) options=yes ;; esac
+    done
+    # --cfg/--help and the like run nothing: no pre-flight for them
+    if [ "$options" = no ]; then
+        infocam-doctor "$@" >&2 || exit 1
+    fi
 fi
 
 exec "$command" "$@"

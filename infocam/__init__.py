@@ -3,7 +3,7 @@
 Registries (``infocam.registry``) hold the science plug-ins; ``infocam.run`` runs a composed
 Hydra config; ``infocam-train`` / ``infocam-eval`` / ``infocam-report`` are the CLIs.
 
-From Python (README, "Use infocam from Python"): ``estimate_mi``, ``CAM``, ``InfoCAM``,
+From Python (docs/getting-started.md, "Use infocam from Python"; docs/api.md): ``estimate_mi``, ``CAM``, ``InfoCAM``,
 ``InfoCAMPlus``, ``GradCAM``, ``cams_to_boxes``, ``evaluate_scoremaps``, ``overlay``. They are imported
 on first use (module ``__getattr__``), so ``import infocam`` loads neither torch nor Lightning.
 """

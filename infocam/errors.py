@@ -30,3 +30,12 @@ class RunTerminated(InfocamError):
     """
 
     exit_status = 143
+
+
+class RunInterrupted(RunTerminated):
+    """The run got SIGINT (Ctrl-C) before it finished: no metrics.json.
+
+    Exits 130 (128 + SIGINT) and, like SIGTERM, stops a whole multirun.
+    """
+
+    exit_status = 130

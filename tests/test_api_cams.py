@@ -204,3 +204,84 @@ def test_cams_to_boxes_is_public_and_boxes_the_maps(families):
     boxes = infocam.cams_to_boxes(maps, threshold=0.2)
     assert boxes.shape == (2, 4)
     assert bool(((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 2] <= px)).all())
+
+
+# -- issue 28: what a new user passes ----------------------------------------------------------
+
+def test_image_dtypes_are_converted_to_the_models(families):
+    model, *_ = families["resnet"]
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    method = infocam.InfoCAM(model)
+    reference = method(images, targets=1)
+    torch.testing.assert_close(method(images.double(), targets=1), reference)
+    half = images.half()
+    torch.testing.assert_close(method(half, targets=1), method(half.float(), targets=1))
+    as_uint8 = (images * 255).round().to(torch.uint8)  # scaled to [0, 1] as torchvision's to_dtype does
+    torch.testing.assert_close(method(as_uint8, targets=1), method(as_uint8.float() / 255, targets=1))
+    assert method(images.double()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("fill", [float("nan"), float("inf")])
+def test_non_finite_images_are_one_line(families, fill):
+    model, *_ = families["resnet"]
+    for cls in (infocam.CAM, infocam.GradCAM):
+        with pytest.raises(ConfigError, match=r"^images hold 12 NaN/inf value\(s\) of 12; CAM maps need finite pixels$"):
+            cls(model)(torch.full((1, 3, 2, 2), fill))
+
+
+@pytest.mark.parametrize("targets", ["a", ["a", "b"], object()])
+def test_targets_that_are_not_class_indices_are_one_line(families, targets):
+    model, *_ = families["resnet"]
+    with pytest.raises(ConfigError, match=r"^targets must be class indices \(an int, a sequence or a tensor\), got "):
+        infocam.CAM(model)(torch.randn(2, 3, 32, 32), targets=targets)
+
+
+def test_target_layer_as_a_one_element_list(families):
+    """pytorch-grad-cam's habit, ``target_layers=[model.layer4]``: one layer is one layer."""
+    model, *_ = families["resnet"]
+    images = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    for cls in (infocam.CAM, infocam.GradCAM):
+        torch.testing.assert_close(cls(model, [model.layer4])(images), cls(model, model.layer4)(images))
+    torch.testing.assert_close(infocam.CAM(model, target_layer=["layer4"])(images), infocam.CAM(model)(images))
+    with pytest.raises(ConfigError, match=r"^target_layer takes one layer \(a module or its dotted name\), got a list of 2$"):
+        infocam.GradCAM(model, [model.layer3, model.layer4])
+    with pytest.raises(ConfigError, match=r"^target_layer must be a submodule or its dotted name, got int$"):
+        infocam.CAM(model, 4)
+    with pytest.raises(ConfigError, match=r"^InfoCAM does not take regionsize; it takes: "):
+        infocam.InfoCAM(model, regionsize=3)
+
+
+def test_a_timm_vision_transformer_gets_one_line_from_every_method():
+    """timm's ViT has the feature interface, but its features are tokens: CAM points to Grad-CAM,
+    and Grad-CAM says in one line why it cannot read them (it raised IndexError)."""
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    # the named architecture at 32 px (2 x 2 patches): the same layers, a fraction of the time
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=4, img_size=32).eval()
+    images = torch.randn(1, 3, 32, 32)
+    with pytest.raises(ConfigError, match=r"use cam=gradcam$"):
+        infocam.CAM(model)(images)
+    with pytest.raises(ConfigError, match=r"^cam=gradcam needs a \[B, K, h, w\] feature map; VisionTransformer"
+                                          r"\.forward_features gives \[1, 5, 192\] \(tokens.*reshape_transform$") as err:
+        infocam.GradCAM(model)(images)
+    assert "\n" not in str(err.value)
+    maps = infocam.GradCAM(model, target_layer="patch_embed.proj")(images)  # a layer giving a map works
+    assert maps.shape == (1, 32, 32)
+
+
+def test_the_public_classes_are_the_registered_methods():
+    """One definition per method: each public class wraps the registered class of that name,
+    with its docstring and its defaults."""
+    import inspect
+
+    from infocam.api.cams import PUBLIC
+    from infocam.registry import CAMS
+
+    assert set(PUBLIC) == {"CAM", "InfoCAM", "InfoCAMPlus", "GradCAM"}
+    for public, cls in PUBLIC.items():
+        method = cls.method_class
+        assert CAMS.get(method.name) is method and method.public_name == public and cls.__doc__ == method.__doc__
+        ours = inspect.signature(cls).parameters
+        for name, parameter in inspect.signature(method).parameters.items():
+            assert ours[name].default == parameter.default
+    assert inspect.signature(infocam.InfoCAM).parameters["region_size"].default == 5

@@ -4,6 +4,7 @@ result object, seeds, every registered MI loss, model=, and one line for each ba
 from __future__ import annotations
 
 import inspect
+import warnings
 import math
 
 import numpy as np
@@ -13,8 +14,9 @@ from torch import nn
 
 import infocam
 from infocam.data.gmm import GaussianMixtureDataModule
-from infocam.errors import ConfigError, DataError
+from infocam.errors import ConfigError, DataError, NonFiniteLossError
 from infocam.losses.base import ClassificationLoss
+from infocam.mi_estimators import MI_ESTIMATORS
 from infocam.registry import LOSSES
 
 FAST = {"hidden_dims": (32, 32), "epochs": 3, "batch_size": 256}
@@ -68,7 +70,7 @@ def mi_losses() -> list[str]:
         factory = LOSSES.get(name)
         if inspect.isclass(factory) and issubclass(factory, ClassificationLoss):
             names.append(name)
-    return names
+    return names + MI_ESTIMATORS.available()
 
 
 @pytest.mark.slow
@@ -79,7 +81,7 @@ def test_every_registered_mi_loss_is_an_estimator(small_gmm, estimator):
     assert result.estimator == estimator
     assert 0.3 < result.estimate < truth + 0.3  # trained three epochs: a bound in the right range
     assert math.isfinite(result.se) and result.se > 0  # every read-out has a standard error (DV's by the delta method)
-    assert math.isnan(result.accuracy) == (estimator == "knn")  # knn has no classifier to score
+    assert (result.accuracy is None) == (estimator == "knn")  # knn has no classifier to score: absent, not NaN
 
 
 @pytest.mark.slow
@@ -122,3 +124,124 @@ def test_bad_input_is_one_line(x, y, kwargs, message):
     with pytest.raises((DataError, ConfigError), match=message) as err:
         infocam.estimate_mi(x, y, **kwargs)
     assert "\n" not in str(err.value)
+
+
+# -- issue 28: scale, image input, option values, results the API must refuse -------------------------------------
+
+TINY = {"hidden_dims": (16,), "epochs": 2, "batch_size": 128}
+
+
+@pytest.fixture(scope="module")
+def tiny_gmm():
+    from infocam.data.gmm import GaussianMixture, diagonal_means
+
+    x, y = GaussianMixture(diagonal_means(3), (1, 1, 1), dim=2).sample(900, torch.Generator().manual_seed(0))
+    return x.numpy().astype(np.float64), y.numpy()
+
+
+@pytest.mark.parametrize("estimator", mi_losses())
+def test_every_estimator_ignores_the_scale_and_offset_of_x(tiny_gmm, estimator):
+    x, y = tiny_gmm
+    base = infocam.estimate_mi(x, y, estimator=estimator, **TINY).estimate
+    for moved in (x * 1000, x + 1e6):  # were -2.158 and -0.0000 against 1.251 (pc_softmax, Table 1 means)
+        assert abs(infocam.estimate_mi(moved, y, estimator=estimator, **TINY).estimate - base) < 0.05
+
+
+def test_a_4d_x_gets_the_image_critic_and_a_flat_image_gets_a_hint(monkeypatch):
+    from infocam.models import mi_cnn
+
+    built = []
+    original = mi_cnn.SmallImageCritic.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(args)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(mi_cnn.SmallImageCritic, "__init__", spy)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(200, 1, 16, 16, generator=gen)
+    labels = np.arange(200) % 2
+    images[labels == 1, :, :8] += 0.5
+    result = infocam.estimate_mi(images, labels, epochs=1, batch_size=64)  # was "image arrays [n, C, H, W] need model="
+    assert built and math.isfinite(result.estimate)
+    with pytest.warns(UserWarning, match=r"pass X as \[n, 1, 16, 16\]"):
+        infocam.estimate_mi(images.flatten(1), labels, **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message=".*(LeafSpec|workers).*")
+        infocam.estimate_mi(images[:, 0, :2, :5].flatten(1), labels, **TINY)  # 10 features: no hint
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"progress": "no"}, r"progress='no' must be True or False"),
+    ({"seed": None}, "seed must be an integer"),
+    ({"seed": "a"}, "seed must be an integer"),
+    ({"seed": 2**70}, "seed must be an integer"),
+    ({"seed": 1.7}, "seed must be an integer"),
+    ({"lr": "x"}, "lr must be a finite number > 0"),
+    ({"lr": float("inf")}, "lr must be a finite number > 0"),
+    ({"hidden_dims": "abc"}, "hidden_dims must be a non-empty sequence"),
+    ({"estimator_kwargs": [1]}, "estimator_kwargs must be a mapping"),
+    ({"val_fraction": "a"}, "val_fraction and test_fraction must be in"),
+    ({"estimator": "knn", "progress": "yes"}, r"progress='yes' must be True or False"),
+])
+def test_bad_option_values_are_one_line(tiny_gmm, options, message):
+    x, y = tiny_gmm
+    with pytest.raises(ConfigError, match=message) as err:
+        infocam.estimate_mi(x, y, **options)
+    assert "\n" not in str(err.value)
+
+
+def test_numpy_integers_and_booleans_are_accepted(tiny_gmm):
+    x, y = tiny_gmm
+    result = infocam.estimate_mi(x, y, **{**TINY, "epochs": np.int64(2), "batch_size": np.int32(128)},
+                                 seed=np.int64(1), progress=np.bool_(False))
+    assert math.isfinite(result.estimate) and result.epochs == 2
+
+
+class _NanNet(nn.Module):
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, num_classes)
+
+    def forward(self, x):
+        return self.linear(x) * math.nan
+
+
+@pytest.mark.parametrize("options, error, message", [
+    ({"lr": 1e6}, NonFiniteLossError, "diverged"),  # was -2.1e29 nats, returned
+    ({"model": lambda shape, m: _NanNet(m)}, NonFiniteLossError, "training loss became nan"),  # was NaN, returned
+    ({"model": lambda shape, m: nn.Linear(2, m + 3)}, ConfigError, r"must give \[n, 3\] scores"),
+    ({"model": lambda shape, m: nn.Flatten(0)}, ConfigError, "no trainable parameters"),  # was the optimiser's ValueError
+    ({"model": lambda shape, m: nn.Sequential(nn.Linear(2, m), nn.Flatten(0))}, ConfigError, r"it gave \(6,\)"),
+    ({"model": lambda shape, m: 1 / 0}, ConfigError, "model= factory failed"),
+])
+def test_bad_models_and_diverged_results_are_one_line(tiny_gmm, options, error, message):
+    x, y = tiny_gmm
+    with pytest.raises(error, match=message) as err:
+        infocam.estimate_mi(x, y, **{**TINY, **options})
+    assert "\n" not in str(err.value)
+
+
+class _MissingLikePandasNA:
+    """Behaves as pandas.NA does (pandas need not be installed): == and != give NA, bool() raises."""
+
+    def __eq__(self, other):
+        return self
+
+    __ne__ = __eq__
+
+    def __bool__(self):
+        raise TypeError("boolean value of NA is ambiguous")
+
+    def __hash__(self):
+        return 0
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), _MissingLikePandasNA()])
+def test_missing_labels_are_refused_not_a_class(tiny_gmm, missing):
+    x, y = tiny_gmm
+    labels = y.astype(object)
+    labels[7] = missing
+    with pytest.raises(DataError, match=r"y has 1 missing labels .*first at index 7"):
+        infocam.estimate_mi(x, labels, **TINY)

@@ -99,3 +99,35 @@ def test_infocam_eval_scores_a_package_method_on_a_wsol_checkpoint(tmp_path):
         assert 0.0 <= metrics[key] <= 1.0
     assert "test/pxap" in metrics  # synthetic_loc carries masks
     assert metrics["test/num_images"] == 24
+
+
+# -- issue 28: the adapter's errors come at start, in one line; ScoreCAM is quiet ------------
+
+def test_unknown_method_kwargs_fail_when_the_method_is_built():
+    with pytest.raises(ConfigError, match=r"^cam.method_kwargs: GradCAM does not take bogus; it takes: reshape_transform$"):
+        CAMS.create("pytorch_grad_cam", method_kwargs={"bogus": 1})
+    with pytest.raises(ConfigError, match=r"^cam.method_kwargs must be a mapping"):
+        CAMS.create("pytorch_grad_cam", method_kwargs=[1])
+
+
+def test_a_target_layer_without_a_feature_map_is_one_line(resnet):
+    method = CAMS.create("pytorch_grad_cam", target_layer="fc")
+    method.check_model(resnet)  # the layer exists; what it gives needs a forward pass
+    with pytest.raises(ConfigError, match=r"^cam.target_layer=fc gives \[2, 5\], not a \[B, K, h, w\] feature map") as err:
+        method(resnet, torch.randn(2, 3, 32, 32))
+    assert "\n" not in str(err.value)
+
+
+def test_scorecam_prints_no_progress_bars_and_takes_its_batch_size(capfd):
+    torch.manual_seed(0)
+    model = GapCNN(num_classes=3, channels=(4, 8)).eval()
+    images = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    target = torch.tensor([0, 2])
+    capfd.readouterr()
+    maps = CAMS.create("pytorch_grad_cam", method="ScoreCAM", method_kwargs={"batch_size": 3})(model, images, target)
+    out, err = capfd.readouterr()
+    assert "it/s" not in err + out and "|" not in err + out  # tqdm printed one bar per image
+    torch.testing.assert_close(maps, package_maps("ScoreCAM", model, model.features, images, target))
+    import tqdm
+
+    assert all(getattr(m, "tqdm", tqdm) is tqdm for n, m in sys.modules.items() if n.startswith("pytorch_grad_cam."))

@@ -12,8 +12,8 @@ from PIL import Image
 
 import infocam
 from infocam.errors import DataError
-from infocam.wsoleval.protocol import prepare_scoremaps
-from infocam.wsoleval.saved_maps import evaluate_maps
+from infocam.localization.wsoleval.protocol import prepare_scoremaps
+from infocam.localization.wsoleval.saved_maps import evaluate_maps
 
 RNG_SEED = 0
 

@@ -161,3 +161,20 @@ def test_gradcam_works_under_inference_mode(model, images):
     with torch.inference_mode():
         result = CAMS.create("gradcam").compute(model, images, [torch.zeros(6, dtype=torch.long), None])
     assert len(result.maps) == 2 and result.logits.shape == (6, 5)
+
+
+def test_every_cam_config_has_its_classes_defaults():
+    """conf/cam/NAME.yaml and the registered class are the two places a default is written; they agree."""
+    import inspect
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "conf" / "cam").glob("*.yaml"))
+    assert {p.stem for p in configs} == set(CAMS.available())
+    for path in configs:
+        cfg = OmegaConf.to_container(OmegaConf.load(path))
+        parameters = inspect.signature(CAMS.get(cfg.pop("name"))).parameters
+        for key, value in cfg.items():
+            default = parameters[key].default
+            assert value == ({} if default is None and value == {} else default), (path.name, key)

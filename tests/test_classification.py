@@ -113,7 +113,7 @@ def test_ddp_test_metrics_equal_the_one_process_metrics(tmp_path, make_cfg):
     common = ["experiment=mnist", "logger=none", "trainer.enable_progress_bar=false", "data.eval_batch_size=16", *data,
               f"ckpt_path={ckpt}"]
     one = evaluate(make_cfg([*common, "trainer=cpu"], config_name="eval", output_dir=tmp_path / "one"))
-    two = evaluate(make_cfg([*common, "trainer=ddp_cpu"], config_name="eval", output_dir=tmp_path / "two"))
+    two = evaluate(make_cfg([*common, "trainer=ddp_cpu", "trainer.strategy=ddp_fork"], config_name="eval", output_dir=tmp_path / "two"))
     written = json.loads((tmp_path / "two" / "metrics.json").read_text())
     for key in ("test/acc", "test/acc_per_class_mean", "test/loss"):
         assert written[key] == pytest.approx(one[key], abs=1e-6), key

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import QUIET
+from conftest import QUIET, run_cli_in_process
 from fixtures.classification import make_mnist
 from omegaconf import OmegaConf
 from torch import nn
@@ -262,6 +262,34 @@ def test_gain_over_blank_subtracts_the_blank_images_score():
         info_mask(model, image, 1, gain_over_blank="yes")
 
 
+@pytest.mark.parametrize("override, message", [
+    ("infomask.fill=nan", r"infomask.fill must be a number or null .*finite.*got nan"),
+    ("infomask.fill=inf", r"infomask.fill must be a number or null .*finite.*got inf"),
+    ("infomask.fill=-inf", r"infomask.fill must be a number or null .*finite.*got -inf"),
+    ("infomask.num_examples=-1", r"infomask.num_examples must be a count >= 0 .*got -1"),
+])
+def test_a_non_finite_fill_or_a_negative_example_count_is_refused(make_cfg, override, message):
+    """Hydra reads ``nan``/``inf`` as floats; a NaN blank made every ink score 0.0 and a negative
+    count wrote no grid, both silently (issue 28). The settings check refuses them, at train and
+    at ``infocam-eval +infomask.X=`` (which goes through the same check)."""
+    cfg = make_cfg(["experiment=infomask_mnist", override, *QUIET])
+    with pytest.raises(ConfigError, match=message):
+        infomask_settings(cfg.infomask)
+    key = override.split("=")[0].removeprefix("infomask.")
+    with pytest.raises(ConfigError, match=message):  # the library call reads the same check
+        info_mask(nn.Identity(), torch.zeros(1, 1, 28, 28), 0, **{key: cfg.infomask[key]})
+    assert infomask_settings({"fill": 0.5, "num_examples": 0})["fill"] == 0.5  # finite values and no grid stay fine
+
+
+@pytest.mark.parametrize("override", ["infomask.fill=nan", "infomask.num_examples=-1"])
+def test_the_command_line_refuses_them_in_one_line(tmp_path, override):
+    proc = run_cli_in_process("train", ["experiment=infomask_mnist", override, f"data.root={tmp_path / 'none'}",
+                                        f"hydra.run.dir={tmp_path / 'run'}", *QUIET], cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [proc.stderr.strip()] and override.split("=")[0] in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
 def test_pixel_aggregation_scores_each_pixel_by_its_windows_and_random_mask_has_its_area():
     """Overlapping 14x14 windows at stride 7 over 14x28: 3 windows (columns 0, 7, 14). Ink only
     in columns 0..6, so windows 0 scores 1 and the others 0; pixels in columns 0..6 are covered by
@@ -288,7 +316,7 @@ def test_infomask_defaults_have_one_source(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from infocam.runtime import configs
+    from infocam.runtime import shipped_conf as configs
     from infocam.tasks.infomask import InfoMaskModule
 
     conf = tmp_path / "conf"
@@ -404,7 +432,7 @@ def test_ink_scores_under_ddp_equal_one_process_and_settings_change_at_eval(make
     ckpt = next((tmp_path / "train" / "checkpoints").glob("epoch_*.ckpt"))
     args = [*data, "data=mnist_composite", f"ckpt_path={ckpt}", "logger=none", "trainer.enable_progress_bar=false"]
     single = evaluate(make_cfg([*args, "trainer=cpu"], "eval", tmp_path / "single"))
-    ddp = evaluate(make_cfg([*args, "trainer=ddp_cpu"], "eval", tmp_path / "ddp"))
+    ddp = evaluate(make_cfg([*args, "trainer=ddp_cpu", "trainer.strategy=ddp_fork"], "eval", tmp_path / "ddp"))
     keys = [f"test/{m}_{o}_ink" for m in ("infomask", "cammask", "randommask") for o in ("target", "other")]
     assert ddp["test/acc"] == single["test/acc"]
     for key in keys:

@@ -1,4 +1,4 @@
-"""The joint Ross (2014) kNN estimator, as a function and as loss=knn of task=mi (issue 19)."""
+"""The joint Ross (2014) kNN estimator (infocam.mi_estimators), as a function and as loss=knn of task=mi."""
 
 import math
 
@@ -8,15 +8,15 @@ import torch
 
 from infocam.data.gmm import GaussianMixture, diagonal_means
 from infocam.errors import DataError
-from infocam.metrics.knn import knn_mutual_information
-from infocam.metrics.mutual_information import KNNMutualInformation
+from infocam.mi_estimators.knn import KNNMutualInformation, knn_mutual_information
 
 
 def test_knn_matches_the_monte_carlo_truth_on_a_small_gmm():
     mixture = GaussianMixture(diagonal_means(5), (1, 2, 3, 4, 5), dim=2)
     x, y = mixture.sample(4_000, torch.Generator().manual_seed(0))
     truth, truth_se = mixture.mutual_information(200_000, seed=1)
-    estimate, se = knn_mutual_information(x.numpy(), y.numpy(), k=3)
+    result = knn_mutual_information(x.numpy(), y.numpy(), k=3)
+    estimate, se = result.estimate, result.se
     assert 0 < se < 0.05
     assert abs(estimate - truth) < 0.05
 
@@ -24,7 +24,8 @@ def test_knn_matches_the_monte_carlo_truth_on_a_small_gmm():
 def test_knn_reads_about_zero_on_independent_data():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(3_000, 3)), rng.integers(0, 4, 3_000)
-    estimate, se = knn_mutual_information(x, y)
+    result = knn_mutual_information(x, y)
+    estimate, se = result.estimate, result.se
     assert abs(estimate) < max(4 * se, 0.02)
 
 
@@ -36,7 +37,7 @@ def test_knn_metric_gathers_batches_and_equals_the_function():
     for start in range(0, 500, 128):
         metric.update(torch.from_numpy(x[start:start + 128]).float(), torch.from_numpy(y[start:start + 128]))
     out = metric.compute()
-    expected, expected_se = knn_mutual_information(x.astype(np.float32), y, k=5)
+    expected = knn_mutual_information(x.astype(np.float32), y, k=5).estimate
     assert out["estimate"].item() == pytest.approx(expected, abs=1e-9)
     assert out["count"].item() == 500
 
@@ -44,7 +45,8 @@ def test_knn_metric_gathers_batches_and_equals_the_function():
 def test_knn_flattens_images_and_handles_small_classes():
     rng = np.random.default_rng(4)
     images, y = rng.normal(size=(60, 1, 4, 4)), np.r_[np.zeros(57, int), [1, 1, 2]]  # class 2 alone: left out
-    estimate, se = knn_mutual_information(images, y, k=3)
+    result = knn_mutual_information(images, y, k=3)
+    estimate, se = result.estimate, result.se
     assert math.isfinite(estimate) and math.isfinite(se)
 
 
@@ -73,3 +75,18 @@ def test_loss_knn_runs_without_a_fit_loop_and_writes_metrics(tmp_path):
     assert not any(key.startswith(("train/", "val/")) for key in metrics)  # nothing was fitted
     assert not (tmp_path / "run" / "checkpoints").exists() or not list((tmp_path / "run" / "checkpoints").iterdir())
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_loss_knn_records_the_k_it_used_when_k_is_clamped(tmp_path):
+    import json
+
+    from conftest import QUIET, compose_config
+
+    from infocam.run import train
+
+    cfg = compose_config("train", ["experiment=mi_gmm", "loss=knn", "loss.k=100000", "data.n=300",
+                                   "data.mc_samples=2000", *QUIET], tmp_path / "run")
+    with pytest.warns(UserWarning, match="k=100000 is more than the smallest class allows"):
+        metrics = train(cfg)  # was silently clamped, the k used recorded nowhere
+    recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert recorded["test/knn_k"] == metrics["test/knn_k"] == 12 - 1  # the smallest test class: 12 samples

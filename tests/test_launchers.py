@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -122,3 +123,7 @@ def test_failed_cells_under_the_local_launcher_exit_1_with_their_list(tmp_path):
     summary = proc.stderr[proc.stderr.index("1 multirun cell(s) failed"):]
     assert f"{sweep / '0'}: " in summary and "data.dim" in summary and f"{sweep / '1'}:" not in summary
     assert (sweep / "0" / "error.txt").is_file() and (sweep / "1" / "metrics.json").is_file()
+    # the finished cell's [k/N] line reaches this terminal (its own stdout is submitit's log file),
+    # and the launcher's "#k : overrides" start lines are quiet as under the basic launcher
+    assert re.search(r"^\[2/2\] +data\.dim=2 ", proc.stdout, re.MULTILINE), proc.stdout[-2000:]
+    assert not re.search(r"#[01] : ", proc.stdout + proc.stderr)

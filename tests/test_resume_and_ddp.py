@@ -85,7 +85,7 @@ def test_ddp_test_metrics_equal_single_process(make_cfg, tmp_path):
     ckpt = next((tmp_path / "train" / "checkpoints").glob("epoch_*.ckpt"))
 
     single = evaluate(make_cfg([*TINY, f"ckpt_path={ckpt}", "trainer=cpu"], "eval", tmp_path / "single"))
-    ddp = evaluate(make_cfg([*TINY, f"ckpt_path={ckpt}", "trainer=ddp_cpu"], "eval", tmp_path / "ddp"))
+    ddp = evaluate(make_cfg([*TINY, f"ckpt_path={ckpt}", "trainer=ddp_cpu", "trainer.strategy=ddp_fork"], "eval", tmp_path / "ddp"))
 
     # 600 test samples, 2 ranks x 64 per batch: a padding sampler would score 640
     assert single["test/num_samples"] == ddp["test/num_samples"] == 600

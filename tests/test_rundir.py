@@ -42,7 +42,7 @@ def test_a_finished_directory_is_refused_unless_resumed_or_overwritten(make_cfg,
 def test_two_runs_started_in_the_same_second_get_their_own_default_directories(monkeypatch):
     """The default run directory of conf/hydra/default.yaml, resolved as two processes would
     resolve it at the same clock second."""
-    import infocam.runtime.configs  # noqa: F401  (registers ${run_suffix:})
+    import infocam.runtime.shipped_conf  # noqa: F401  (registers ${run_suffix:})
 
     OmegaConf.register_new_resolver("now", lambda pattern: "2026-01-01_00-00-00", replace=True)
     try:

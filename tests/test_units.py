@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from infocam.runtime.console import headline, is_fraction
-from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP, as_fractions
-from infocam.wsoleval.scoring import WsolevalScoring
+from infocam.localization.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP, as_fractions
+from infocam.localization.wsoleval.evaluator import WsolevalScoring
 
 
 def test_the_cell_line_prints_accuracies_in_percent_and_nats_as_numbers():

@@ -57,7 +57,7 @@ def test_wheel_carries_every_config_file(installed):
 
 
 def test_installed_package_imports_from_the_install_not_the_checkout(installed, tmp_path):
-    code = "import infocam, infocam.runtime.configs as c; print(infocam.__file__); print(c.config_dir())"
+    code = "import infocam, infocam.runtime.shipped_conf as c; print(infocam.__file__); print(c.config_dir())"
     proc = subprocess.run([sys.executable, "-c", code], env=clean_env(installed), cwd=tmp_path, capture_output=True,
                           text=True, check=True)
     module, config = proc.stdout.split()

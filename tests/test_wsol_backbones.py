@@ -279,6 +279,7 @@ def test_cub_experiments_follow_the_authors_recipe(make_cfg, experiment, model, 
     assert (cfg.task.scheduler.step_size, cfg.task.scheduler.gamma, cfg.trainer.max_epochs) == (60, 0.1, 200)
     assert (cfg.trainer.strategy, cfg.trainer.devices, cfg.trainer.precision) == ("ddp", 2, "16-mixed")
     assert cfg.callbacks.model_checkpoint.monitor == "val/acc" and cfg.callbacks.early_stopping is None
+    assert cfg.model.weights == "imagenet"  # the paper fine-tunes ImageNet weights
     adl = make_cfg([f"experiment={experiment}", "model.adl.enabled=true"]).model.adl
     assert adl.enabled and adl.gamma == (0.8 if model == "vgg16_gap" else 0.9)
 
@@ -294,7 +295,7 @@ def test_cub_experiment_trains_and_tests_on_cpu(tmp_path, make_cfg, experiment):
     tiny = ["trainer=cpu", "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
             "localization.curve_thresholds=10", "localization.num_overlays=0", "callbacks.model_checkpoint.save_last=false"]
     out = tmp_path / "run"
-    weights = []
+    weights = ["model.weights=null"]  # the recipes default to ImageNet weights; a CPU test starts from random ones
     if experiment == "wsol_cub_resnet50":  # ImageNet-style weights from a local file
         torchvision_style_resnet_file(ResNet50WSOL(num_classes=4), tmp_path / "resnet50.pth")
         weights = [f"model.weights={tmp_path / 'resnet50.pth'}"]
@@ -328,7 +329,8 @@ def test_tiny_imagenet_experiment_trains_and_tests_on_cpu(tmp_path, make_cfg):
     overrides = ["experiment=wsol_tiny_resnet50", *QUIET, f"data.root={tmp_path / 'data'}", "data.num_classes=3",
                  "data.image_size=32", "data.num_workers=0", "data.batch_size=4", "data.eval_batch_size=4",
                  "trainer=cpu", "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
-                 "localization.curve_thresholds=10", "localization.num_overlays=0", "model.adl.enabled=true"]
+                 "localization.curve_thresholds=10", "localization.num_overlays=0", "model.adl.enabled=true",
+                 "model.weights=null"]  # random initialisation on CPU (the recipe's default is imagenet)
     cfg = make_cfg(overrides, output_dir=tmp_path / "run")
     assert cfg.cam.region_size == 3 and cfg.data._target_.endswith("TinyImageNetDataModule")
     train(cfg)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import run_cli, run_cli_in_process
-from infocam.metrics.per_image import load_per_image
+from infocam.localization.per_image_file import load_per_image
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def test_eval_with_infocam_plus_writes_metrics_reports_overlays_and_ddp_agrees(t
     ckpt = trained / "train" / "checkpoints" / "last.ckpt"
     args = [f"ckpt_path={ckpt}", *DATA, "cam=infocam_plus", "cam.region_size=5", "localization.curve_thresholds=20", *QUIET]
     run_cli_in_process("eval", [*args, f"hydra.run.dir={trained / 'evals' / 'one'}"], cwd=trained, check=True)
-    run_cli("eval", [*args, "trainer=ddp_cpu", f"hydra.run.dir={trained / 'evals' / 'ddp'}"], cwd=trained, check=True)
+    run_cli("eval", [*args, "trainer=ddp_cpu", "trainer.strategy=ddp_fork", f"hydra.run.dir={trained / 'evals' / 'ddp'}"], cwd=trained, check=True)
     one = read(trained / "evals" / "one" / "metrics.json")
     ddp = read(trained / "evals" / "ddp" / "metrics.json")
     for key in (*LOC_KEYS, "test/pxap"):  # synthetic_loc carries masks
@@ -136,7 +136,7 @@ def test_overlays_go_to_wandb_as_images(trained, make_cfg):
 def test_wsolevaluation_protocol_saves_maps_that_eval_maps_scores_identically(trained, make_cfg):
     """localization.protocol=wsolevaluation logs their numbers and, with save_scoremaps, writes
     their layout; infocam-eval-maps on that layout gives the same numbers to the last digit."""
-    from infocam.wsoleval.saved_maps import evaluate_maps
+    from infocam.localization.wsoleval.saved_maps import evaluate_maps
     from infocam.run import evaluate
 
     ckpt = trained / "train" / "checkpoints" / "last.ckpt"

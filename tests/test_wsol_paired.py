@@ -8,8 +8,8 @@ import torch
 from omegaconf import OmegaConf
 from scipy.stats import bootstrap
 
-from infocam.metrics.localization import MaxBoxAccV2, component_hits
-from infocam.metrics.per_image import PerImageResults, load_per_image
+from infocam.localization.paper_metrics import MaxBoxAccV2, component_hits
+from infocam.localization.per_image_file import PerImageResults, load_per_image
 from infocam.reporting.wsol import write_wsol_table
 from infocam.reporting.wsol_paired import maxboxacc_statistic, paired_bootstrap
 from infocam.runtime.io import atomic_write_text, write_metrics

@@ -1,42 +1,72 @@
 """CAM methods as objects bound to a model: ``InfoCAM(model)(images)`` -> maps ``[B, H, W]``.
 
-Thin wrappers over the registered methods (:mod:`infocam.cams`), so the maps are the ones
-``infocam-eval`` scores: timm models go through their ``forward_features``/``forward_head``;
-any other ``nn.Module`` (torchvision classifiers included) through a forward hook on its last
-feature map and a pre-hook on its linear head, found structurally
-(:class:`infocam.cams.base.FeatureTap`), or named with ``target_layer=`` / ``classifier=``.
+The classes are built from the registered methods (:data:`infocam.registry.CAMS`): every
+method with a ``public_name`` becomes ``infocam.<public_name>``, with that method's options
+and defaults, so the maps are the ones ``infocam-eval`` scores. timm models go through their
+``forward_features``/``forward_head``; any other ``nn.Module`` (torchvision classifiers
+included) through a forward hook on its last feature map and a pre-hook on its linear head,
+found structurally (:class:`infocam.cams.hooks.FeatureTap`), or named with ``target_layer=``
+(a module, its dotted name, or a one-element list as pytorch-grad-cam takes) / ``classifier=``.
+
+Images are moved to the model's device and converted to its dtype (integer images are scaled
+to [0, 1] first, as torchvision's ``to_dtype(scale=True)`` does; normalise them yourself when
+the model expects normalised input). Non-finite pixels are refused in one line.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from infocam.cams.base import ActivationCam, CamMethod, CamResult
+from infocam.cams.base import CamMethod, CamResult
 from infocam.errors import ConfigError
+from infocam.registry import CAMS
 
 Size = str | tuple[int, int] | Sequence[int]
 Targets = int | Sequence[int] | Tensor | None
 
 
-def _device(model: nn.Module) -> torch.device:
-    tensor = next(model.parameters(), None)
-    if tensor is None:
-        tensor = next(model.buffers(), None)
-    return tensor.device if tensor is not None else torch.device("cpu")
+def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where the model computes, and in which floating dtype (its first floating parameter/buffer)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    device = tensors[0].device if tensors else torch.device("cpu")
+    dtype = next((t.dtype for t in tensors if t.is_floating_point()), torch.float32)
+    return device, dtype
+
+
+def _images(images: Any, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """``[B, C, H, W]`` on the model's device and in its dtype, with finite pixels."""
+    if not isinstance(images, Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ConfigError(f"images must be a [B, C, H, W] tensor, got {shape}")
+    if images.dtype == torch.bool or images.is_complex():
+        raise ConfigError(f"images must be a real-valued tensor, got dtype {images.dtype}")
+    if not images.is_floating_point():
+        from torchvision.transforms.v2.functional import to_dtype
+
+        return to_dtype(images.to(device), dtype, scale=True)  # uint8 0..255 -> [0, 1]
+    images = images.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(images).all()):  # one reduction; counted only when refusing
+        bad = int((~torch.isfinite(images)).sum())
+        raise ConfigError(f"images hold {bad} NaN/inf value(s) of {images.numel()}; CAM maps need finite pixels")
+    return images
 
 
 def _targets(targets: Targets, batch: int, device: torch.device) -> Tensor | None:
     """``None`` (predicted class), one class for every image, or one per image -> ``[B]`` long."""
     if targets is None:
         return None
-    if isinstance(targets, bool):
-        raise ConfigError(f"targets must be class indices, got {targets!r}")
+    if isinstance(targets, (bool, str, bytes)):
+        raise ConfigError(f"targets must be class indices (an int, a sequence or a tensor), got {targets!r}")
     if isinstance(targets, int):
         return torch.full((batch,), targets, dtype=torch.long, device=device)
-    tensor = torch.as_tensor(targets, device=device)
+    try:
+        tensor = torch.as_tensor(targets, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(f"targets must be class indices (an int, a sequence or a tensor), got {targets!r}") from None
     if tensor.is_floating_point() or tensor.dtype == torch.bool:
         raise ConfigError(f"targets must be integer class indices, got dtype {tensor.dtype}")
     if tensor.ndim == 0:
@@ -61,23 +91,29 @@ def _resize(maps: Tensor, size: Size, images: Tensor) -> Tensor:
     return upsample_maps(maps, size)
 
 
-class _BoundCam:
-    """A registered CAM method bound to one model; calling it gives maps for a batch."""
+class BoundCam:
+    """A registered CAM method bound to one model; calling it gives maps for a batch.
 
-    def __init__(self, model: nn.Module, method: CamMethod) -> None:
+    Subclasses are built by :func:`bound_class`; ``method_class`` is the registered method.
+    """
+
+    method_class: type[CamMethod]
+
+    def __init__(self, model: nn.Module, target_layer: Any = None, **options: Any) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model must be a torch nn.Module, got {type(model).__name__}")
+        takes = [name for name in inspect.signature(self.method_class).parameters if name != "target_layer"]
+        unknown = sorted(set(options) - set(takes))
+        if unknown:
+            raise ConfigError(f"{type(self).__name__} does not take {', '.join(unknown)}; it takes: {', '.join(takes)}")
         self.model = model
-        self.method = method
-        method.check_model(model)
+        self.method = self.method_class(target_layer=target_layer, **options)
+        self.method.check_model(model)
 
     def compute(self, images: Tensor, targets: Targets = None) -> CamResult:
         """Logits and raw feature-grid maps (the registered method's own output), in eval mode."""
-        if not isinstance(images, Tensor) or images.ndim != 4:
-            shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-            raise ConfigError(f"images must be a [B, C, H, W] tensor, got {shape}")
-        device = _device(self.model)
-        images = images.to(device)
+        device, dtype = _device_dtype(self.model)
+        images = _images(images, device, dtype)
         target = _targets(targets, images.shape[0], device)
         modes = {module: module.training for module in self.model.modules()}
         self.model.eval()  # dropout off, batch-norm statistics untouched
@@ -99,46 +135,30 @@ class _BoundCam:
         return f"{type(self).__name__}({type(self.model).__name__}, {settings})"
 
 
-class CAM(_BoundCam):
-    """CAM (Eq. 12): the target class's weights times the last feature map (``region_size=1``)."""
-
-    def __init__(self, model: nn.Module, target_layer: nn.Module | str | None = None, *,
-                 classifier: nn.Module | str | None = None, region_size: int = 1, alignment: str = "same") -> None:
-        method = ActivationCam("none", region_size, alignment, target_layer=target_layer, classifier=classifier)
-        method.name = "cam"
-        super().__init__(model, method)
-
-
-class InfoCAM(_BoundCam):
-    """infoCAM (Eq. 14): the target map minus the mean map of the other classes, summed over
-    ``region_size`` x ``region_size`` windows (``subtract=False``: the region sum alone)."""
-
-    def __init__(self, model: nn.Module, target_layer: nn.Module | str | None = None, *,
-                 classifier: nn.Module | str | None = None, region_size: int = 5, alignment: str = "same",
-                 subtract: bool = True) -> None:
-        if not isinstance(subtract, bool):
-            raise ConfigError(f"subtract must be true or false, got {subtract!r}")
-        method = ActivationCam("mean" if subtract else "none", region_size, alignment,
-                               target_layer=target_layer, classifier=classifier)
-        method.name = "infocam"
-        super().__init__(model, method)
+def bound_class(name: str) -> type[BoundCam]:
+    """``infocam.<public_name>`` for the registered method ``name``: its docstring, and the
+    signature ``(model, target_layer=None, *, <the method's other options and defaults>)``."""
+    method_class = CAMS.get(name)
+    options = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for p in inspect.signature(method_class).parameters.values() if p.name != "target_layer"]
+    signature = inspect.Signature([
+        inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=nn.Module),
+        inspect.Parameter("target_layer", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+        *options,
+    ])
+    public = method_class.public_name
+    return type(public, (BoundCam,), {
+        "method_class": method_class, "__doc__": method_class.__doc__, "__module__": __name__,
+        "__qualname__": public, "__signature__": signature,
+    })
 
 
-class InfoCAMPlus(_BoundCam):
-    """infoCAM+ (Eq. 15): the target map minus the map of the image's least-likely class, region-summed."""
+#: every registered method that names a public class, bound to a model
+PUBLIC = {CAMS.get(name).public_name: bound_class(name) for name in CAMS.available()
+          if getattr(CAMS.get(name), "public_name", None)}
+CAM = PUBLIC["CAM"]
+InfoCAM = PUBLIC["InfoCAM"]
+InfoCAMPlus = PUBLIC["InfoCAMPlus"]
+GradCAM = PUBLIC["GradCAM"]
 
-    def __init__(self, model: nn.Module, target_layer: nn.Module | str | None = None, *,
-                 classifier: nn.Module | str | None = None, region_size: int = 5, alignment: str = "same") -> None:
-        method = ActivationCam("least_likely", region_size, alignment, target_layer=target_layer, classifier=classifier)
-        method.name = "infocam_plus"
-        super().__init__(model, method)
-
-
-class GradCAM(_BoundCam):
-    """Grad-CAM: ReLU of the feature map weighted by its spatially averaged gradients; any head."""
-
-    def __init__(self, model: nn.Module, target_layer: nn.Module | str | None = None, *,
-                 region_size: int = 1, alignment: str = "same") -> None:
-        from infocam.cams.gradcam import GradCam
-
-        super().__init__(model, GradCam(region_size, alignment, target_layer=target_layer))
+__all__ = ["BoundCam", "CAM", "GradCAM", "InfoCAM", "InfoCAMPlus", "bound_class"]

@@ -1,7 +1,7 @@
 """``evaluate_scoremaps``: wsolevaluation's MaxBoxAcc, MaxBoxAccV2 and PxAP on maps in memory, as fractions.
 
-The same metric objects as ``infocam-eval-maps`` (:mod:`infocam.wsoleval.metrics`) and the
-same checks and box scaling (:mod:`infocam.wsoleval.protocol`), without writing ``.npy`` files.
+The same metric objects as ``infocam-eval-maps`` (:mod:`infocam.localization.wsoleval.metrics`) and the
+same checks and box scaling (:mod:`infocam.localization.wsoleval.protocol`), without writing ``.npy`` files.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _mask(mask: np.ndarray, shape: tuple[int, ...], index: int) -> np.ndarray:
 
 
 def _check_maps(maps: list[np.ndarray]) -> None:
-    from infocam.wsoleval.protocol import check_scoremap
+    from infocam.localization.wsoleval.protocol import check_scoremap
 
     for i, m in enumerate(maps):
         try:
@@ -153,12 +153,12 @@ def evaluate_scoremaps(
         accuracy a fraction in [0, 1] (``0.75`` is 75 %), as ``infocam-eval-maps``' and
         ``infocam-eval``'s ``metrics.json`` hold them.
     """
-    from infocam.runtime.booleans import strict_bool
-    from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP, as_fractions
-    from infocam.wsoleval.protocol import RESIZE_LENGTH, prepare_scoremaps, resize_box
+    from infocam.localization.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP, as_fractions
+    from infocam.localization.wsoleval.protocol import RESIZE_LENGTH, prepare_scoremaps, resize_box
+    from infocam.runtime.booleans import require_bool
 
-    prepare = strict_bool(prepare, "prepare")
-    multi_contour = strict_bool(multi_contour, "multi_contour")
+    prepare = require_bool("prepare", prepare)
+    multi_contour = require_bool("multi_contour", multi_contour)
     if gt_boxes is None and masks is None:
         raise DataError("evaluate_scoremaps needs gt_boxes (MaxBoxAcc/MaxBoxAccV2) or masks (PxAP)")
     maps = _per_image(scoremaps, "scoremaps")

@@ -19,13 +19,21 @@ logger through ``RegistryTask.publish_figure``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import lightning as L
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
-from infocam.tasks.wsol import WSOLModule
+from infocam.runtime.wandb_logger import resolved_config, wandb_loggers
+
+
+def wandb_callbacks(loggers: Iterable[Any], cfg: DictConfig | None = None) -> list:
+    """The dashboard callback when any logger is a ``WandbLogger``, else nothing."""
+    if not wandb_loggers(loggers):
+        return []
+    return [WandbViews(resolved_config(cfg) if cfg is not None else None)]
 
 
 def _wandb_experiments(trainer: L.Trainer) -> list:
@@ -61,6 +69,8 @@ class WandbViews(L.Callback):
         self._wsol = None
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from infocam.tasks.wsol import WSOLModule  # here: a run that logs no WSOL task never imports it
+
         if not isinstance(pl_module, WSOLModule):
             return
         curve = pl_module.metrics["test"]["maxboxacc"]

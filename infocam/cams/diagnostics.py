@@ -21,7 +21,9 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from infocam.cams.base import ActivationCam, gap_linear_problem, linear_classifier
+from infocam.cams.cam import PlainCamMethod
+from infocam.cams.infocam import InfoCamMethod
+from infocam.cams.weights import gap_linear_problem, linear_classifier
 
 
 def class_weight_sum_ratio(weight: Tensor) -> Tensor:
@@ -58,8 +60,8 @@ class CamInfocamAgreement(Metric):
 
     def __init__(self, region_size: int = 1, alignment: str = "same", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.cam = ActivationCam("none", region_size, alignment)
-        self.infocam = ActivationCam("mean", region_size, alignment)
+        self.cam = PlainCamMethod(region_size, alignment)
+        self.infocam = InfoCamMethod(region_size, subtract=True, alignment=alignment)
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 

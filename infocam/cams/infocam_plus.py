@@ -6,12 +6,26 @@ output), as the paper's text says.
 
 from __future__ import annotations
 
-from infocam.cams.base import ActivationCam
+from torch import Tensor
+
+from infocam.cams.hooks import LayerSpec
+from infocam.cams.weights import PAPER_REGION_SIZE, WeightCamMethod
 from infocam.registry import CAMS
 
 
 @CAMS.register("infocam_plus")
-def infocam_plus(region_size: int = 5, alignment: str = "same") -> ActivationCam:
-    method = ActivationCam(subtract="least_likely", region_size=region_size, alignment=alignment)
-    method.name = "infocam_plus"
-    return method
+class InfoCamPlusMethod(WeightCamMethod):
+    """infoCAM+ (Eq. 15): the target map minus the map of the image's least-likely class, region-summed."""
+
+    name = "infocam_plus"
+    public_name = "InfoCAMPlus"
+
+    def __init__(self, region_size: int = PAPER_REGION_SIZE, alignment: str = "same", *,
+                 target_layer: LayerSpec = None, classifier: LayerSpec = None) -> None:
+        super().__init__(region_size, alignment, target_layer=target_layer, classifier=classifier)
+
+    def class_weights(self, weight: Tensor, logits: Tensor | None, target: Tensor) -> Tensor:
+        return weight[target] - weight[logits.argmin(dim=1)]
+
+    def describe(self) -> dict:
+        return {**super().describe(), "subtract": "least_likely"}

@@ -22,6 +22,24 @@ class SplitDataModule(L.LightningDataModule):
     splits: dict[str, Dataset]
     #: pin host memory for GPU copies (image datasets decoded per sample)
     pin_memory: bool = False
+    #: the :mod:`infocam.data.fetch` name of a dataset ``data.download=true`` can fetch (None: none)
+    fetch_name: str | None = None
+
+    def prepare_data(self) -> None:
+        """``data.download=true``: fetch the dataset into ``data.root`` unless it is complete there.
+
+        Lightning calls this on each node's local rank 0 only, then holds every rank at a
+        barrier before ``setup``, so one process per node downloads and the others read the
+        finished folder (the fetch renames it into place only once it is complete). A fetch
+        longer than the process group's time-out (30 min) would stop the waiting ranks: stage
+        big sets first with ``infocam-data``.
+        """
+        hp = self.hparams
+        if self.fetch_name is None or not hp.get("download", False):
+            return
+        from infocam.data.fetch import fetch_dataset
+
+        fetch_dataset(self.fetch_name, hp.root, hp.get("download_url"), hp.get("download_md5"))
 
     def train_labels(self) -> Tensor:
         """Labels of the training split; tensor datasets keep them as their second tensor."""

@@ -45,7 +45,7 @@ from infocam.data.boxed_images import (
     check_transform_names,
     split_val_test,
 )
-from infocam.data.formats.cub import CUB_DIR, CubImage, _line_of, read_cub
+from infocam.data.formats.cub import CUB_DIR, CubImage, line_of, read_cub
 from infocam.data.imbalance import (
     AUTHORS,
     IndexSelection,
@@ -87,6 +87,7 @@ class CUBDataModule(SplitDataModule):
     """
 
     pin_memory = True  # JPEGs decoded per sample, then copied to the GPU
+    fetch_name = "cub"  # data.download=true fetches the official archive (infocam.data.fetch)
 
     def __init__(
         self,
@@ -106,6 +107,9 @@ class CUBDataModule(SplitDataModule):
         num_classes: int = 200,
         verify_images: bool = True,
         summary_path: str | None = None,
+        download: bool = False,
+        download_url: str | None = None,
+        download_md5: str | None = None,
     ) -> None:
         super().__init__()
         balance_options = plain_options(balance_options)  # plain dicts: checkpoints load with weights_only
@@ -149,7 +153,7 @@ class CUBDataModule(SplitDataModule):
             boxes_file = Path(hp.root) / CUB_DIR / "bounding_boxes.txt"
 
             def where(item: BoxedImage) -> str:
-                return f"{boxes_file}:{_line_of(boxes_file, item.image_id)} (image {item.path.name})"
+                return f"{boxes_file}:{line_of(boxes_file, item.image_id)} (image {item.path.name})"
 
             checked = {i.image_id: i for i in checked_items({i.image_id: i for i in (*train, *val, *test)}.values(), "images.txt", where, str(boxes_file))}
             train, val, test = ([checked[i.image_id] for i in split] for split in (train, val, test))

@@ -161,6 +161,8 @@ class GaussianMixtureDataModule(SplitDataModule):
             raise ConfigError(f"data.prior must hold {num_classes} positive weights, got {list(prior)}")
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 3 * num_classes):
             raise ConfigError(f"data.n must be an integer of at least 3 per class ({3 * num_classes}), got {n!r}")
+        if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 2:
+            raise ConfigError(f"data.mc_samples must be an integer >= 2 (Monte-Carlo draws for the truth), got {mc_samples!r}")
         self.save_hyperparameters()
         weights = [float(p) for p in prior] if prior is not None else default_counts(num_classes, balance)
         total = n if n is not None else sum(default_counts(num_classes, balance)) if prior is None else 12_000 * num_classes

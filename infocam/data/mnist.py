@@ -95,8 +95,11 @@ class MNISTDataModule(SplitDataModule):
     ``unbalanced`` (90 % of the training digits 0, 2, 4, 6, 8 dropped) and ``authors`` (the
     released code's splits, module docstring). ``balance_splits``: ``train`` (the paper's text)
     or ``all`` (validation and test reduced too). ``authors_records``: the authors' record ranges
-    (:data:`AUTHORS_RECORDS`; smaller ones only for tests).
+    (:data:`AUTHORS_RECORDS`; smaller ones only for tests). ``download``: fetch the four
+    official files into ``root`` first (``prepare_data``; ``download_url``/``download_md5``: a mirror).
     """
+
+    fetch_name = "mnist"
 
     def __init__(
         self,
@@ -112,6 +115,9 @@ class MNISTDataModule(SplitDataModule):
         num_classes: int = 10,
         summary_path: str | None = None,
         authors_records: Mapping[str, Sequence[int]] | None = None,
+        download: bool = False,
+        download_url: str | None = None,
+        download_md5: str | None = None,
     ) -> None:
         super().__init__()
         balance_options = plain_options(balance_options)  # plain dicts: checkpoints load with weights_only

@@ -27,6 +27,7 @@ class TinyImageNetDataModule(SplitDataModule):
     """Official train split for training; official val split halved into val/test (see module doc)."""
 
     pin_memory = True  # JPEGs decoded per sample, then copied to the GPU
+    fetch_name = "tiny_imagenet"  # data.download=true fetches the official archive (infocam.data.fetch)
 
     def __init__(
         self,
@@ -43,6 +44,9 @@ class TinyImageNetDataModule(SplitDataModule):
         min_crop_scale: float = 0.35,
         summary_path: str | None = None,
         verify_images: bool = True,
+        download: bool = False,
+        download_url: str | None = None,
+        download_md5: str | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:

@@ -8,7 +8,7 @@ Theorem 1 of paper 1, ``z_t - log mean_m exp z_m = log softmax_t + log M``. Patc
 above ``threshold`` x the image's best score are kept (Zhou et al.'s 20 % rule, which the
 paper follows).
 
-Two choices the paper leaves open, made here and documented in the README:
+Two choices the paper leaves open, made here and documented in docs/infomask.md:
 
 - *Non-positive maximum.* "20 % of the max" is a lower bar than the max only when the max is
   positive; when it is <= 0 no patch passes it, and the mask is empty (made explicit, so that
@@ -42,9 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from infocam.errors import ConfigError
-
-SCORES = ("logit", "pmi")
-AGGREGATES = ("pixel", "patch")
+from infocam.infomask.settings import AGGREGATES, SCORES, infomask_settings
 
 
 def _starts(length: int, size: int, stride: int) -> list[int]:
@@ -164,8 +162,6 @@ def info_mask(model: nn.Module, images: Tensor, target: Tensor | int, **settings
     ``settings`` (``patch_size``, ``stride``, ``aggregate``, ``threshold``, ``score``,
     ``gain_over_blank``, ``fill``) change the defaults of ``conf/infomask/default.yaml``.
     """
-    from infocam.infomask.settings import infomask_settings
-
     s = infomask_settings(settings)
     scored = patch_scores(
         model, images, target, int(s["patch_size"]), s["stride"], s["fill"], str(s["score"]), bool(s["gain_over_blank"])

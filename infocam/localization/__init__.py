@@ -1,7 +1,18 @@
-"""Localisation: score maps to boxes and IoU for whole batches (:mod:`.boxes`), with a compiled
-CPU kernel (:mod:`._run_components`) behind the ``numba`` backend. wsolevaluation's protocol
-is :mod:`infocam.wsoleval`; both take and give boxes in one convention (``(x0, y0, x1, y1)``,
-``x1 = x0 + width``, ``y1 = y0 + height``; see :mod:`.boxes`)."""
+"""Localisation, the one home of both box protocols (``localization.protocol``), side by side:
+
+* ``protocol=infocam``, the paper's: maps to boxes at a fixed threshold and IoU for whole
+  batches (:mod:`.boxes`, with a compiled CPU kernel in
+  :mod:`._run_components` behind the ``numba`` backend), scored by :mod:`.paper_metrics`
+  (GT-known / Top-1 Loc, and MaxBoxAccV2 / PxAP over a threshold grid) and saved per image by
+  :mod:`.per_image_file` (``per_image.npz``);
+* ``protocol=wsolevaluation``, Choe et al.'s evaluator exactly: :mod:`.wsoleval` (their
+  score-map preparation, ``infocam-eval-maps``).
+
+Both take and give boxes in one convention: ``(x0, y0, x1, y1)`` with ``x1 = x0 + width`` and
+``y1 = y0 + height`` (see :mod:`.boxes`).
+
+:mod:`.settings` holds the settings both read (``conf/localization/default.yaml``).
+"""
 
 from infocam.localization.boxes import (
     BACKENDS,

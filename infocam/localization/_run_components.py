@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 
-def _compiled(function: Callable) -> Callable:
+def compiled(function: Callable) -> Callable:
     """``numba.njit`` without the GIL, cached on disk where numba finds a writable place
     (the package's ``__pycache__``, ``NUMBA_CACHE_DIR`` or the user's cache directory);
     compiled in memory on each first use otherwise (e.g. a read-only install without HOME)."""
@@ -42,7 +42,7 @@ def _compiled(function: Callable) -> Callable:
         return njit(cache=False, nogil=True)(function)
 
 
-@_compiled
+@compiled
 def _root(parent: np.ndarray, node: int) -> int:
     while parent[node] != node:
         parent[node] = parent[parent[node]]  # path halving
@@ -50,7 +50,7 @@ def _root(parent: np.ndarray, node: int) -> int:
     return node
 
 
-@_compiled
+@compiled
 def _label_runs(values, cut, touch, run_row, run_start, run_end, parent, flips) -> int:
     """Foreground runs of ``values > cut`` in raster order, joined into components.
 
@@ -100,7 +100,7 @@ def _label_runs(values, cut, touch, run_row, run_start, run_end, parent, flips) 
     return count
 
 
-@_compiled
+@compiled
 def _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1) -> None:
     """Per root run: component area and box extents (y0 is the root run's row)."""
     for q in range(count):
@@ -117,7 +117,7 @@ def _summarise(count, run_row, run_start, run_end, parent, area, x0, x1, y1) -> 
         area[root] += run_end[q] - run_start[q]
 
 
-@_compiled
+@compiled
 def _workspace(height, width):
     """Per-run arrays for one map, reused across the maps of a kernel call: every entry is
     written before it is read (``_label_runs`` sets runs and parents, ``_summarise`` sets
@@ -136,7 +136,7 @@ def _workspace(height, width):
     )
 
 
-@_compiled
+@compiled
 def _components(values, cut, touch, work) -> int:
     """Label ``values > cut`` and summarise each component at its root run; returns the run count."""
     run_row, run_start, run_end, parent, flips, area, x0, x1, y1 = work
@@ -145,7 +145,7 @@ def _components(values, cut, touch, work) -> int:
     return count
 
 
-@_compiled
+@compiled
 def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
     """``out[t, b]`` = box of the largest component of ``maps[b] > cuts[t, b]`` (zeros if none),
     for the maps ``first <= b < stop`` and every ``t``.
@@ -175,7 +175,7 @@ def largest_component_boxes(maps, cuts, touch, out, first, stop) -> None:
                 out[t, b, 3] = 0
 
 
-@_compiled
+@compiled
 def _iou(ax0, ay0, ax1, ay1, g) -> np.float32:
     """float32 IoU, operation for operation as ``infocam.localization.boxes.paired_box_iou``."""
     zero = np.float32(0.0)
@@ -190,7 +190,7 @@ def _iou(ax0, ay0, ax1, ay1, g) -> np.float32:
     return zero
 
 
-@_compiled
+@compiled
 def best_component_iou(maps, cuts, touch, gt_boxes, gt_counts, out, first, stop) -> None:
     """``out[t, b]`` = best IoU of ANY component box of ``maps[b] > cuts[t, b]`` with ANY of the
     first ``gt_counts[b]`` boxes of ``gt_boxes[b]`` (MaxBoxAccV2's "all contours"); 0 if none;

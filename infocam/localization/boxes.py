@@ -8,7 +8,7 @@ Conventions (every infocam box, ground truth included, in and out of the public 
   ``[c, c+1) x [r, r+1)``, so IoU here is plain continuous-coordinate IoU
   (``torchvision.ops.box_iou``). wsolevaluation's boxes, predicted and ground truth, are
   ``(x, y, x + w, y + h)`` too; its IoU counts ``(x1 - x0 + 1)(y1 - y0 + 1)`` pixels for
-  both boxes alike (:mod:`infocam.wsoleval`), so ``cams_to_boxes``' boxes go into
+  both boxes alike (:mod:`infocam.localization.wsoleval`), so ``cams_to_boxes``' boxes go into
   ``evaluate_scoremaps`` as they are and a box scored against itself has IoU 1.
 * A map is min-max normalised to [0, 1] before thresholding; a pixel is foreground when its
   normalised value is **strictly greater** than the threshold ``t`` (the paper keeps values

@@ -7,9 +7,12 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 
-from infocam.runtime.configs import group_option, layered_settings
+from infocam.runtime.shipped_conf import group_option, layered_settings
 from infocam.errors import ConfigError
 from infocam.localization.boxes import BACKENDS
+
+#: ``localization.protocol`` values: the paper's (:mod:`.paper_metrics`) and Choe et al.'s (:mod:`.wsoleval`)
+PROTOCOLS = ("infocam", "wsolevaluation")
 
 
 @lru_cache(maxsize=1)
@@ -28,8 +31,6 @@ def localization_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     check_ranges(settings)
     if settings["backend"] not in BACKENDS:
         raise ConfigError(f"localization.backend must be one of {BACKENDS}, got {settings['backend']!r}")
-    from infocam.wsoleval.protocol import PROTOCOLS
-
     if settings["protocol"] not in PROTOCOLS:
         raise ConfigError(f"localization.protocol must be one of {PROTOCOLS}, got {settings['protocol']!r}")
     if settings["protocol"] == "wsolevaluation":

@@ -1,7 +1,7 @@
-"""torchmetrics Metrics and reference estimators."""
+"""torchmetrics Metrics and reference estimators. The localisation metrics live with their
+protocol in :mod:`infocam.localization` (``paper_metrics``, ``wsoleval.metrics``)."""
 
-from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
 from infocam.metrics.ink import InkSurvival
 from infocam.metrics.mutual_information import VariationalMIBound
 
-__all__ = ["BoxAccuracy", "InkSurvival", "MaxBoxAccV2", "PxAP", "VariationalMIBound"]
+__all__ = ["InkSurvival", "VariationalMIBound"]

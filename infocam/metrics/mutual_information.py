@@ -116,31 +116,3 @@ class VariationalMIBound(Metric):
         var = (var_a + var_b / mean_b.square() - 2 * cov_ab / mean_b).clamp_min(0)
         return {"estimate": mean_a - torch.log(mean_b), "se": (var / n).sqrt(), "count": n}
 
-
-class KNNMutualInformation(Metric):
-    """The joint kNN estimate (:func:`infocam.metrics.knn.knn_mutual_information`) over every
-    sample seen: inputs are kept (gathered across ranks) and the estimate is made once, in
-    ``compute``, because nearest neighbours need the whole split at once."""
-
-    full_state_update = False
-    higher_is_better = True
-
-    def __init__(self, k: int = 3, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.k = int(k)
-        self.add_state("inputs", default=[], dist_reduce_fx="cat")
-        self.add_state("labels", default=[], dist_reduce_fx="cat")
-
-    def update(self, x: Tensor, target: Tensor) -> None:
-        self.inputs.append(x.detach().flatten(1).to(torch.float64).cpu())
-        self.labels.append(target.detach().long().cpu())
-
-    def compute(self) -> dict[str, Tensor]:
-        from torchmetrics.utilities import dim_zero_cat
-
-        from infocam.metrics.knn import knn_mutual_information
-
-        x, y = dim_zero_cat(self.inputs), dim_zero_cat(self.labels)
-        estimate, se = knn_mutual_information(x.numpy(), y.numpy(), self.k)
-        as_tensor = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
-        return {"estimate": as_tensor(estimate), "se": as_tensor(se), "count": as_tensor(float(len(y)))}

@@ -1,7 +1,8 @@
 """The paper's WSOL backbones (§6, Appendix C): VGG16-GAP and ResNet50 with larger last maps.
 
-Both are torchvision networks (built with ``weights=None``; ImageNet weights come only from a
-local ``model.weights=PATH`` file with torchvision's key names), cut to a convolutional body,
+Both are torchvision networks (built with ``weights=None``; ImageNet weights from
+``model.weights=imagenet``, torchvision's IMAGENET1K_V1 file through its weights API and cache,
+or a local ``model.weights=PATH`` file with torchvision's key names), cut to a convolutional body,
 then global average pooling and one linear layer -- the head the weight-based CAMs need. They
 expose timm's interface (``forward_features`` -> ``[B, K, h, w]``, ``forward_head(x,
 pre_logits=False)``, ``get_classifier()``), ``new_layers()`` (what ImageNet weights do not
@@ -17,7 +18,7 @@ import torchvision
 from torch import Tensor, nn
 
 from infocam.models.adl import adl_key, adl_settings, build_adl_layers
-from infocam.models.weights import load_pretrained
+from infocam.models.weights import IMAGENET, imagenet_state, load_pretrained
 from infocam.registry import MODELS
 
 #: the ADL authors' positions (wsolevaluation's VGG "A" entries and ResNet ``_ADL_POSITION``)
@@ -173,25 +174,27 @@ class ResNet50WSOL(GapLinearBackbone):
         return [self.fc]
 
 
-def with_weights(model: GapLinearBackbone, weights: str | None) -> GapLinearBackbone:
+def with_weights(model: GapLinearBackbone, weights: str | None, model_name: str) -> GapLinearBackbone:
+    """``weights``: None (random initialisation), ``imagenet`` or a file path."""
     if weights:
         new = tuple(f"{name}." for name, module in model.named_children() if any(module is m for m in model.new_layers()))
-        load_pretrained(model, weights, new_layers=new, foreign=type(model).FOREIGN_WEIGHTS)
+        source, name = (imagenet_state(model_name) if str(weights) == IMAGENET else (weights, weights))
+        load_pretrained(model, source, new_layers=new, foreign=type(model).FOREIGN_WEIGHTS, name=name)
     return model
 
 
 @MODELS.register("vgg16_gap")
 def vgg16_gap(num_classes: int, weights: str | None = None, adl: Mapping[str, Any] | None = None) -> VGG16GAP:
-    """VGG16-GAP; ``weights``: torchvision's VGG16 ImageNet state dict (.pth/.safetensors) or None."""
-    return with_weights(VGG16GAP(num_classes, adl), weights)
+    """VGG16-GAP; ``weights``: ``imagenet``, torchvision's VGG16 ImageNet state dict (.pth/.safetensors) or None."""
+    return with_weights(VGG16GAP(num_classes, adl), weights, "vgg16_gap")
 
 
 @MODELS.register("resnet50_wsol")
 def resnet50_wsol(
     num_classes: int, weights: str | None = None, large_feature_map: bool = False, adl: Mapping[str, Any] | None = None
 ) -> ResNet50WSOL:
-    """ResNet50 for WSOL; ``weights``: torchvision's ResNet50 ImageNet state dict or None."""
-    return with_weights(ResNet50WSOL(num_classes, large_feature_map, adl), weights)
+    """ResNet50 for WSOL; ``weights``: ``imagenet``, torchvision's ResNet50 ImageNet state dict or None."""
+    return with_weights(ResNet50WSOL(num_classes, large_feature_map, adl), weights, "resnet50_wsol")
 
 
 __all__: Sequence[str] = ["ResNet50WSOL", "VGG16GAP", "resnet50_wsol", "vgg16_gap"]

@@ -84,7 +84,7 @@ def mann_whitney(a: list[float], b: list[float]) -> tuple[float | None, float | 
     return float(result.statistic), float(result.pvalue)
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def mean_std(values: list[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
@@ -98,7 +98,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"dataset": dataset, "balance": balance, "loss": loss, "runs": len(runs)}
         paper = PAPER_TABLE3.get((dataset, PAPER_BALANCE.get(balance, balance)), {}).get(loss)
         for i, metric in enumerate(METRICS):
-            mean, std = _mean_std([r[metric] for r in runs])
+            mean, std = mean_std([r[metric] for r in runs])
             entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean, std
             entry[f"paper_{metric}"] = paper[i] if paper else None
             soft = [r[metric] for r in cells.get((dataset, balance, "softmax"), [])]

@@ -2,7 +2,7 @@
 image, and, where several training seeds exist, over seeds (issue 20, item 6).
 
 - Same checkpoint: the two evals scored the same images (paired by image id from each run's
-  per_image.npz, :mod:`infocam.metrics.per_image`). The difference in GT-known Loc and in
+  per_image.npz, :mod:`infocam.localization.per_image_file`). The difference in GT-known Loc and in
   MaxBoxAccV2 gets a seeded 95 % percentile bootstrap interval over images, resampling the
   pairs together; MaxBoxAccV2's best map threshold is chosen again in every resample, so the
   interval includes that choice.
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from infocam.metrics.per_image import load_per_image
-from infocam.reporting.classification import _mean_std, mann_whitney
+from infocam.localization.per_image_file import load_per_image
+from infocam.reporting.classification import mean_std, mann_whitney
 
 RESAMPLES = 2000
 SEED = 0
@@ -167,8 +167,8 @@ def seed_rows(paired: list[dict]) -> list[dict]:
             theirs = [r[f"cam_{metric}"] for r in runs if r[f"cam_{metric}"] is not None]
             if not ours or not theirs:
                 continue
-            entry[f"{metric}_mean"], entry[f"{metric}_std"] = _mean_std(ours)
-            entry[f"cam_{metric}_mean"], entry[f"cam_{metric}_std"] = _mean_std(theirs)
+            entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean_std(ours)
+            entry[f"cam_{metric}_mean"], entry[f"cam_{metric}_std"] = mean_std(theirs)
             entry[f"{metric}_mwu_u"], entry[f"{metric}_mwu_p"] = mann_whitney(ours, theirs)
         out.append(entry)
     return out

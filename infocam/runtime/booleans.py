@@ -13,10 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from infocam.errors import ConfigError
-from infocam.runtime.configs import config_dir
+from infocam.runtime.shipped_conf import config_dir
 
 #: boolean options that also take another value (Lightning's own signatures): what else they take
 ALSO_TAKE: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -105,12 +106,12 @@ def check_booleans(cfg: DictConfig) -> None:
 _ABSENT = object()
 
 
-def strict_bool(value: Any, name: str) -> bool:
-    """``value`` if it is a real boolean (Python or numpy), else a ``ConfigError`` naming ``name``:
-    the Python API's flags refuse ``'no'``/``'false'``/``0`` as the command line does, since any
-    non-empty string is truthy."""
+def require_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool when it is one (numpy's ``bool_`` included); any other value, a word
+    like ``'no'`` above all (truthy in Python), is one ``ConfigError`` line naming ``name``.
+    The Python API's counterpart of :func:`check_booleans`."""
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+    if isinstance(value, np.bool_):
         return bool(value)
     raise ConfigError(f"{name}={value!r} must be True or False")

@@ -14,7 +14,7 @@ import torch
 from infocam.errors import ConfigError
 
 # torch's weights-only unpickler names the global (function/class) it would have had to import
-_NEEDS_CODE = re.compile(r"GLOBAL|[Uu]nsupported (global|class)|is blocked")
+NEEDS_CODE = re.compile(r"GLOBAL|[Uu]nsupported (global|class)|is blocked")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        if _NEEDS_CODE.search(str(err)):
+        if NEEDS_CODE.search(str(err)):
             raise ConfigError(f"{path}: not a plain checkpoint; refusing to unpickle code") from None
         raise ConfigError(f"{path} is not a torch checkpoint ({_first_line(err)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,6 +28,8 @@ _ADVERTS = ("litlogger", "litmodels", "💡 Tip")
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
 #: Hydra's basic launcher announces each cell when it starts: the finished-cell line replaces it
 _HYDRA_LAUNCHER_LOGGER = "hydra._internal.core_plugins.basic_launcher"
+#: hydra-submitit-launcher's logger: its ``#k : overrides`` start lines too (hydra/launcher=local|slurm)
+_SUBMITIT_LAUNCHER_LOGGER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
 
 
 class NoAdverts(logging.Filter):
@@ -75,16 +78,24 @@ def is_quiet_cell(cfg: DictConfig | Mapping[str, Any] | None) -> bool:
 
 
 def quiet_launcher(argv: list[str]) -> None:
-    """Before Hydra starts: drop the basic launcher's per-cell start lines unless ``verbose=true``."""
-    launcher_logger = logging.getLogger(_HYDRA_LAUNCHER_LOGGER)
-    for old in [f for f in launcher_logger.filters if isinstance(f, NoCellStartLines)]:
-        launcher_logger.removeFilter(old)  # a previous command in this process chose for itself
-    if not any(arg.lstrip("+~").lower() == "verbose=true" for arg in argv):
-        launcher_logger.addFilter(NoCellStartLines())
+    """Before Hydra starts: drop the launchers' per-cell start lines unless ``verbose=true``."""
+    for name in (_HYDRA_LAUNCHER_LOGGER, _SUBMITIT_LAUNCHER_LOGGER):
+        launcher_logger = logging.getLogger(name)
+        for old in [f for f in launcher_logger.filters if isinstance(f, NoCellStartLines)]:
+            launcher_logger.removeFilter(old)  # a previous command in this process chose for itself
+        if not any(arg.lstrip("+~").lower() == "verbose=true" for arg in argv):
+            launcher_logger.addFilter(NoCellStartLines())
+
+
+#: warnings that concern the installed versions of two libraries, not the user: Lightning 2.6's
+#: pytree helper uses torch's LeafSpec, which newer torch deprecates; it fires on every fit/test
+_LIBRARY_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
 
 
 def configure_console(cfg: DictConfig | Mapping[str, Any] | None) -> bool:
     """Set up this job's logging as the module docstring says; True for a quiet multirun cell."""
+    for pattern in _LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
     for name in _LIGHTNING_LOGGERS:  # Hydra's root handlers print (and file) these already
         lightning_logger = logging.getLogger(name)
         for handler in list(lightning_logger.handlers):

@@ -3,8 +3,8 @@
 - :func:`wandb_logger` builds Lightning's ``WandbLogger`` (``conf/logger/wandb.yaml``) with a
   group per experiment (and per multirun sweep), a name made of the run's overrides, and tags
   naming task, model, loss and CAM, so a sweep's cells sit side by side in one group.
-- :func:`wandb_callbacks` adds :class:`infocam.callbacks.wandb_views.WandbViews` (the resolved
-  config and the task's pictures) when a run logs to wandb.
+- :func:`wandb_loggers` picks the ``WandbLogger`` s of a run (the dashboard callback,
+  :func:`infocam.callbacks.wandb_views.wandb_callbacks`, is added when there is one).
 - :func:`publish_metrics` copies the run's final ``metrics.json`` into the wandb summary, so the
   dashboard shows exactly the numbers the reports are built from.
 """
@@ -92,15 +92,6 @@ def wandb_loggers(loggers: Iterable[Any]) -> list:
     from lightning.pytorch.loggers import WandbLogger
 
     return [logger for logger in loggers if isinstance(logger, WandbLogger)]
-
-
-def wandb_callbacks(loggers: Iterable[Any], cfg: DictConfig | None = None) -> list:
-    """The dashboard callback when any logger is a ``WandbLogger``, else nothing."""
-    if not wandb_loggers(loggers):
-        return []
-    from infocam.callbacks.wandb_views import WandbViews
-
-    return [WandbViews(resolved_config(cfg) if cfg is not None else None)]
 
 
 def resolved_config(cfg: DictConfig) -> dict[str, Any]:

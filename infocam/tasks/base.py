@@ -53,7 +53,7 @@ class RegistryTask(L.LightningModule):
         for key, value in list(self.hparams.items()):  # DictConfig would not load with weights_only
             self.hparams[key] = plain(value)
         self.net = MODELS.from_spec(model, num_classes=num_classes, **dict(model_kwargs or {}))
-        self.loss_fn = LOSSES.from_spec(loss, num_classes=num_classes)
+        self.loss_fn = self.build_loss(loss, num_classes)
         self.lr_mult_new_layers = float(lr_mult_new_layers)
         if self.lr_mult_new_layers <= 0:
             raise ConfigError(f"task.lr_mult_new_layers must be > 0, got {lr_mult_new_layers!r}")
@@ -62,6 +62,10 @@ class RegistryTask(L.LightningModule):
                 f"task.lr_mult_new_layers={lr_mult_new_layers} needs a model with new_layers() "
                 f"(e.g. vgg16_gap, resnet50_wsol); model={self.hparams.model.get('name')} has none"
             )
+
+    def build_loss(self, spec: Mapping[str, Any], num_classes: int) -> Any:
+        """The ``loss`` entry a spec names (a task with other kinds of entry overrides this)."""
+        return LOSSES.from_spec(spec, num_classes=num_classes)
 
     #: reporting.dispatch.REPORTS key that ``infocam-eval`` builds after testing (None: no report)
     report_kind: str | None = None

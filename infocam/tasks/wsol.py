@@ -13,12 +13,12 @@ from infocam.cams.diagnostics import CamInfocamAgreement, class_weight_sum_ratio
 from infocam.errors import DataError
 from infocam.localization import best_iou, cams_to_boxes, upsample_maps
 from infocam.localization.settings import localization_settings
-from infocam.metrics.localization import BoxAccuracy, MaxBoxAccV2, PxAP
-from infocam.metrics.per_image import PerImageResults
+from infocam.localization.paper_metrics import BoxAccuracy, MaxBoxAccV2, PxAP
+from infocam.localization.per_image_file import PerImageResults
 from infocam.registry import CAMS
 from infocam.tasks.base import RegistryTask, plain
 from infocam.tasks.batch import unpack_batch
-from infocam.wsoleval.scoring import WsolevalScoring, batch_ids, wsoleval_metrics
+from infocam.localization.wsoleval.evaluator import WsolevalScoring, batch_ids, wsoleval_metrics
 
 
 class WSOLModule(RegistryTask):
@@ -75,7 +75,7 @@ class WSOLModule(RegistryTask):
                 "box_accuracy": BoxAccuracy(loc["iou_threshold"]),
                 "maxboxacc": MaxBoxAccV2(
                     loc["curve_thresholds"], loc["iou_thresholds"], loc["connectivity"], loc["backend"],
-                    keep_per_image=True,  # for per_image.npz (infocam.metrics.per_image)
+                    keep_per_image=True,  # for per_image.npz (infocam.localization.per_image_file)
                 ),
                 "pxap": PxAP(loc["curve_thresholds"]),
                 **(wsoleval_metrics(loc) if loc["protocol"] == "wsolevaluation" else {}),

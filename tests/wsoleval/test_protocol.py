@@ -10,7 +10,7 @@ import torch
 
 from infocam.errors import ConfigError, DataError
 from infocam.localization.settings import localization_settings
-from infocam.wsoleval.protocol import (
+from infocam.localization.wsoleval.protocol import (
     cam_thresholds,
     contour_boxes,
     level_ious,
@@ -22,7 +22,7 @@ from infocam.wsoleval.protocol import (
     resize_cubic,
     resize_nearest,
 )
-from infocam.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
+from infocam.localization.wsoleval.metrics import WsolBoxAccuracy, WsolPxAP
 from fixtures.wsol_oracle import boxes_at, oracle_level_ious
 
 TAUS = [0.0, 0.2, 0.4, 0.6, 0.8]

@@ -15,8 +15,8 @@ from PIL import Image
 
 from conftest import run_cli_in_process
 from infocam.errors import DataError
-from infocam.wsoleval.saved_maps import evaluate_maps
-from infocam.wsoleval.protocol import cam_thresholds, multiple_iou, resize_box
+from infocam.localization.wsoleval.saved_maps import evaluate_maps
+from infocam.localization.wsoleval.protocol import cam_thresholds, multiple_iou, resize_box
 from fixtures.wsol_oracle import boxes_at
 
 
@@ -115,8 +115,8 @@ def test_mask_metadata_gives_pxap(tmp_path, make_cfg):
     assert 0 < metrics["pxap"] < 1 and "maxboxacc_v2" not in metrics
     assert (run / "accuracy_curve.csv").read_text().splitlines()[0] == "threshold,precision,recall"
     # their get_mask + MaskEvaluator on the same files, by hand
-    from infocam.wsoleval.protocol import resize_nearest
-    from infocam.wsoleval.metrics import WsolPxAP
+    from infocam.localization.wsoleval.protocol import resize_nearest
+    from infocam.localization.wsoleval.metrics import WsolPxAP
 
     expected = WsolPxAP(0.01)
     for i, image_id in enumerate(ids):

@@ -82,7 +82,7 @@ def read_table(path: Path, converters: Sequence[Callable[[str], object]], names:
     return rows
 
 
-def _line_of(path: Path, key: int) -> int:
+def line_of(path: Path, key: int) -> int:
     """The line number at which ``key`` is the first field (for messages only)."""
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -111,24 +111,24 @@ def read_cub(root: str | Path) -> tuple[list[CubImage], list[str]]:
         table = {"image_class_labels.txt": labels, "train_test_split.txt": split, "bounding_boxes.txt": boxes}[name]
         stray = sorted(set(table) - set(images))
         if stray:
-            line = _line_of(files[name], stray[0])
+            line = line_of(files[name], stray[0])
             raise DataError(f"{files[name]}:{line}: image id {stray[0]} is not in images.txt")
         missing = sorted(set(images) - set(table))
         if missing:
-            line = _line_of(files["images.txt"], missing[0])
+            line = line_of(files["images.txt"], missing[0])
             raise DataError(f"{files[name]}: no entry for image id {missing[0]} ({files['images.txt']}:{line})")
     result = []
     for image_id in sorted(images):
         (class_id,) = labels[image_id]
         if class_id not in classes:
-            line = _line_of(files["image_class_labels.txt"], image_id)
+            line = line_of(files["image_class_labels.txt"], image_id)
             raise DataError(f"{files['image_class_labels.txt']}:{line}: class id {class_id} is not in classes.txt")
         x, y, w, h = boxes[image_id]
         if w <= 0 or h <= 0 or x < 0 or y < 0:
-            line = _line_of(files["bounding_boxes.txt"], image_id)
+            line = line_of(files["bounding_boxes.txt"], image_id)
             raise DataError(f"{files['bounding_boxes.txt']}:{line}: box ({x}, {y}, {w}, {h}) needs x, y >= 0 and width, height > 0")
         relpath = images[image_id][0]
-        line = _line_of(files["images.txt"], image_id) if not stays_inside(relpath) else None  # only to name it
+        line = line_of(files["images.txt"], image_id) if not stays_inside(relpath) else None  # only to name it
         path = inside(base / "images", relpath, files["images.txt"], line, "image")
         result.append(CubImage(image_id, path, class_id - 1, split[image_id][0], (x, y, w, h)))
     return result, [classes[c][0] for c in class_ids]
