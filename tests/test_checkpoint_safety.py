@@ -50,6 +50,8 @@ def test_planted_payload_is_refused_by_eval_and_resume(tmp_path):
     _one_line(evaluated, "not a plain checkpoint; refusing to unpickle code")
     assert str(best) in evaluated.stderr
 
+    # a finished run is left as it is on resume (nothing loaded); an interrupted one loads last.ckpt
+    (run_dir / "metrics.json").unlink()
     resumed = run_cli_in_process("train", [*SMALL, "trainer.max_epochs=2", "ckpt_path=last", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     _one_line(resumed, "not a plain checkpoint; refusing to unpickle code")
     assert not marker.exists(), "the payload ran"

@@ -8,6 +8,7 @@ These checks turn the common cases into one line. Which entry point runs which, 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -85,12 +86,28 @@ def remove_empty_dirs(run_dir: str | os.PathLike) -> None:
     if existed_before is None:
         return
     directory = Path(run_dir).absolute()
+    removed: Path | None = None
     while directory != existed_before and existed_before in directory.parents:
         try:
             directory.rmdir()  # only an empty directory goes
         except OSError:
-            return
-        directory = directory.parent
+            break
+        removed, directory = directory, directory.parent
+    if removed is not None:
+        _drop_file_handlers_under(removed)
+
+
+def _drop_file_handlers_under(directory: Path) -> None:
+    """Close the logging file handlers that point into a removed directory. Hydra's job log is
+    opened lazily (``delay``), so its directory can be empty and go; a handler left attached would
+    raise FileNotFoundError on the next record (``FileHandler.emit`` opens outside its try), which
+    in a process that goes on (the Python API, tests) breaks the next run."""
+    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(directory):
+                logger.removeHandler(handler)
+                handler.close()
 
 
 def usage(config_name: str) -> str:
