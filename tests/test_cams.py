@@ -164,16 +164,20 @@ def test_gradcam_works_under_inference_mode(model, images):
 
 
 def test_every_cam_config_has_its_classes_defaults():
-    """conf/cam/NAME.yaml and the registered class are the two places a default is written; they agree."""
+    """conf/cam/NAME.yaml (as Hydra composes it, shared defaults included) and the registered
+    class are the two places a default is written; they agree."""
     import inspect
     from pathlib import Path
 
+    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    configs = sorted((Path(__file__).resolve().parents[1] / "conf" / "cam").glob("*.yaml"))
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    configs = sorted((conf / "cam").glob("*.yaml"))
     assert {p.stem for p in configs} == set(CAMS.available())
     for path in configs:
-        cfg = OmegaConf.to_container(OmegaConf.load(path))
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            cfg = OmegaConf.to_container(compose("train", overrides=[f"cam={path.stem}"]).cam)
         parameters = inspect.signature(CAMS.get(cfg.pop("name"))).parameters
         for key, value in cfg.items():
             default = parameters[key].default
