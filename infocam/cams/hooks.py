@@ -161,6 +161,7 @@ class FeatureTap:
         clone flows on), so ``autograd.grad(logits, features)`` works even with frozen weights.
         The forward up to the layer then runs without autograd (only the gradient with respect
         to the layer's output is wanted): no graph and no saved activations for the backbone.
+        Without ``leaf`` the forward keeps the caller's autograd mode.
         """
         captured: dict[str, Tensor] = {}
 
@@ -182,7 +183,9 @@ class FeatureTap:
         if self.classifier is not None:
             handles.append(self.classifier.register_forward_pre_hook(pre_hook))
         try:
-            with torch.set_grad_enabled(not leaf):
+            # the caller's mode otherwise: the weight-based methods run under no_grad, and a
+            # forward that recorded a graph here cost them 3.5x the memory and up to 2x the time
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not leaf):
                 logits = self.model(images)
         finally:
             for handle in handles:

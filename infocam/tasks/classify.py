@@ -88,7 +88,8 @@ class ClassificationModule(RegistryTask):
         x, y = batch.images, batch.labels
         logits = self(x)
         loss = self.loss_fn(logits, y)
-        self.train_acc(logits.detach(), y)
+        # update only: the metric's forward would also compute a per-batch accuracy nobody reads
+        self.train_acc.update(logits.detach(), y)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
