@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 export INFOCAM_ROOT ?= $(CURDIR)
+# the byte-code cache must be written: the venv is installed --no-compile (below), so with
+# PYTHONDONTWRITEBYTECODE set (some images set it) every process would compile torch, Lightning and
+# Hydra from source again (measured here: `import lightning, torch, hydra` 14.5 s uncached, 6.4 s cached)
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv demo test test-fast reproduce-mi bench clean mnist-digits reproduce-mnist bench-mnist demo-wsol bench-wsol \
 	demo-infomask mnist-fonts cub-digits docker-build docker-train docker-smoke docker-lint docker-wandb-sync wandb-sync
