@@ -41,7 +41,7 @@ from typing import Any, Callable
 import torch
 import torchvision.models as tvm
 
-from timing import timed
+from timing import record, timed
 
 import infocam
 from infocam.runtime.io import atomic_write_text
@@ -204,6 +204,27 @@ def markdown(rows: list[Row], command: str, clock: str) -> str:
     return "\n".join(lines)
 
 
+def record_rows(rows: list[Row]) -> None:
+    """For ``make bench``'s page: each method against the forward pass of its setting (target
+    <= 1.15 for the weight-based methods at batch 32), and our Grad-CAM against the package's."""
+    groups: dict[tuple, dict[str, Row]] = {}
+    for row in rows:
+        groups.setdefault((row.model, row.device, row.batch), {})[row.method] = row
+    for (model, device, batch), by_name in groups.items():
+        base = by_name["forward pass"]
+        setting = f"{model} {device} batch {batch}"
+        for name in ("CAM", "InfoCAM", "InfoCAMPlus"):
+            if name in by_name:
+                ratio = by_name[name].seconds / base.seconds
+                target = "ratio <= 1.15" if batch >= 32 else None
+                record("cams", f"{name}, {setting}", 1000 * by_name[name].seconds / batch, "ms/image", "forward pass",
+                       1000 * base.seconds / batch, target=target, met=ratio <= 1.15 if target else None)
+        if "GradCAM" in by_name and "grad-cam GradCAM" in by_name:
+            ours, theirs = by_name["GradCAM"].seconds, by_name["grad-cam GradCAM"].seconds
+            record("cams", f"GradCAM (ours), {setting}", 1000 * ours / batch, "ms/image", "grad-cam package's GradCAM",
+                   1000 * theirs / batch, target="ratio <= 1", met=ours <= theirs)
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="resnet18, batch 1 and 4: a smoke run")
@@ -225,6 +246,7 @@ def main(argv: list[str] | None = None) -> str:
             rows += measure(arch, device, batches, args.repeats, scorecam, clock)
     command = "python benchmarks/bench_cams.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     table = markdown(rows, command.strip(), args.clock)
+    record_rows(rows)
     atomic_write_text(args.out, table + "\n")
     print(table)
     return table

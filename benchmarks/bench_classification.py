@@ -38,6 +38,7 @@ from infocam.data.mnist import MNIST_FILES, mnist_raw_dir  # noqa: E402
 import infocam.models  # noqa: E402,F401  (registers the models)
 from infocam.registry import MODELS  # noqa: E402
 from infocam.run import build_trainer  # noqa: E402
+from timing import record  # noqa: E402
 
 
 def write_fake_mnist(root: Path, n_train: int, n_test: int = 1000, seed: int = 0) -> None:
@@ -135,6 +136,9 @@ def main() -> int:
     for k, kind in enumerate(("wall", "CPU")):
         best_plain, best_framework = min(t[k] for t in plain), min(t[k] for t in framework)
         ratios[kind] = best_framework / best_plain
+        record("classification", f"MNIST CNN epoch ({args.train_size} images), experiment=mnist through Lightning, {kind} time",
+               best_framework, "s", "plain PyTorch loop", best_plain, target="ratio <= 1.05",
+               met=ratios[kind] <= 1.05)
         print(f"best epoch {kind}: plain loop {best_plain:.2f} s, framework {best_framework:.2f} s -> ratio {ratios[kind]:.3f}")
     ratio = ratios[args.gate]
     print(f"ratio ({args.gate} time) {ratio:.3f}, limit {args.max_ratio}: {'OK' if ratio <= args.max_ratio else 'TOO SLOW'}")

@@ -23,7 +23,7 @@ import scipy.ndimage as ndi
 import torch
 import torch.nn.functional as F
 
-from timing import timed
+from timing import record, timed
 
 from infocam.localization import best_iou, cams_to_boxes, threshold_masks
 from infocam.localization.paper_metrics import component_hits, curve_thresholds
@@ -172,6 +172,8 @@ def main() -> None:
             print(f"batched, {backend:5s}, {threads} thread(s): {1000 * t_batch:7.1f} ms   hits@0.5 = {hits}   "
                   f"boxes identical: {same_boxes}   IoUs identical: {same_ious}   speed-up x{t_loop / t_batch:.2f}")
             assert same_boxes and same_ious and hits == ref_hits, f"{backend}: batched and per-image paths disagree"
+            record("localization", f"map -> box -> IoU at {args.threshold}, {args.batch} maps, {backend}, {threads} thread(s)",
+                   1000 * t_batch, "ms", "per-image scipy loop", 1000 * t_loop, speedup=True)
     torch.set_num_threads(default_threads)
 
     thresholds = curve_thresholds(args.curve_thresholds)
@@ -183,6 +185,8 @@ def main() -> None:
         print(f"MaxBoxAccV2 hits, {len(thresholds)} thresholds x all components, {backend}, {default_threads} threads: "
               f"loop {t_loop_curve:.2f} s, batched {t_curve:.3f} s, speed-up x{t_loop_curve / t_curve:.1f}, identical: {same}")
         assert same, f"{backend}: MaxBoxAccV2 hit counts disagree"
+        record("localization", f"MaxBoxAccV2 hits, {len(thresholds)} thresholds, {backend}, {default_threads} threads",
+               t_curve, "s", "per-image loop", t_loop_curve, speedup=True)
 
     if not args.skip_libraries:
         print("labelling alone, for comparison (1 thread):")
@@ -190,6 +194,8 @@ def main() -> None:
         library_labellers(threshold_masks(maps, args.threshold), args.repeats)
         torch.set_num_threads(default_threads)
     best = max(speedups, key=speedups.get)
+    record("localization", f"best map -> box -> IoU speed-up ({best[0]}, {best[1]} thread(s))", speedups[best], "x",
+           target="ratio >= 10", met=speedups[best] >= 10)
     print(f"best map->box->IoU speed-up over the per-image loop: x{speedups[best]:.2f} "
           f"({best[0]} backend, {best[1]} thread(s)); target x10")
 
