@@ -104,6 +104,11 @@ def default_spec(group: str, name: str) -> dict:
     factory's own defaults); options the config leaves missing come from ``REQUIRED_OPTIONS``."""
     path = Path(CONFIG_DIR) / group / f"{name}.yaml"
     spec = OmegaConf.load(path) if path.is_file() else OmegaConf.create({"name": name})
+    if "defaults" in spec:  # a config built from shared parts (cam/shared/): as Hydra composes it
+        from hydra import compose, initialize_config_dir
+
+        with initialize_config_dir(config_dir=str(Path(CONFIG_DIR).resolve()), version_base="1.3"):
+            spec = OmegaConf.create(OmegaConf.to_container(compose("train", overrides=[f"{group}={name}"])[group]))
     spec.merge_with(REQUIRED_OPTIONS.get(group, {}).get(name, {}))
     missing = sorted(OmegaConf.missing_keys(spec))
     assert not missing, f"{group}={name} leaves {missing} to the user: add them to REQUIRED_OPTIONS in {__file__}"
