@@ -30,11 +30,13 @@ the contour area or Euler number, so the inner loop has few data-dependent branc
   plus its holes) outnumber its filled components, so this pass runs only for such maps.
 
 Memory layout, for speed (pixels are visited in value order, i.e. all over the map): per
-pixel only a 4-byte union-find ``parent`` (a root holds ``-(component id + 1)``) and a
-one-byte "joined" flag, small enough for the core's L2 cache at 224x224; boxes, areas and
-the open/closed state live in one compact record per *component* (created only when a
-pixel joins no neighbour; a joining pixel extends its root's record), so merges and the
-per-level scans touch a few hundred records, not the whole map. Quantisation (with the
+pixel only a 4-byte union-find ``parent`` (negative at a root) and a one-byte "joined"
+flag, small enough for the core's L2 cache at 224x224; boxes, areas and the open/closed
+state live in one record per *component*, stored at its root pixel (``comp[root]``, written
+only when a pixel joins no neighbour; a joining pixel extends its root's record, with no
+load of a component id on the way), so merges and the per-level scans touch a few hundred
+records, not the whole map. The neighbour offsets of each ring mask's groups are tabulated
+once per call. Quantisation (with the
 [0, 1] check) and the gather of each threshold's level run in the same compiled call, so
 maps are shared out over threads with no serial numpy step.
 
@@ -51,8 +53,8 @@ import numpy as np
 
 from infocam.localization._run_components import compiled as _compiled  # the shared numba set-up
 
-# fields of a component record (int32 [components, 8])
-R0, C0, R1, C1, AUX, FIRST = range(6)
+# fields of a component record (int32 [padded pixels, 8], the record of a root pixel p is comp[p])
+R0, C0, R1, C1, AUX, FIRST, ORDER = range(7)
 DEAD = -1  # R0 of a component merged into another
 OPEN = -1  # AUX of a background component whose region reaches the frame
 CLOSED = 0
@@ -173,50 +175,43 @@ def _find(parent, p) -> int:
 
 
 @_compiled
-def _id(parent, root) -> int:
-    """Component id of a root pixel."""
-    return -np.int64(parent[root]) - 1
-
-
-@_compiled
-def _new_component(parent, comp, cid, p, r, c, aux) -> None:
-    parent[p] = -(cid + 1)
-    comp[cid, R0] = r
-    comp[cid, C0] = c
-    comp[cid, R1] = r
-    comp[cid, C1] = c
-    comp[cid, AUX] = aux
-    comp[cid, FIRST] = p
+def _new_component(parent, comp, order, p, r, c, aux) -> None:
+    """Pixel ``p`` starts a component, the ``order``-th of the pass: its record is ``comp[p]``."""
+    parent[p] = -1
+    comp[p, R0] = r
+    comp[p, C0] = c
+    comp[p, R1] = r
+    comp[p, C1] = c
+    comp[p, AUX] = aux
+    comp[p, FIRST] = p
+    comp[p, ORDER] = order
 
 
 @_compiled
 def _attach(parent, comp, root, p, r, c) -> int:
     """Pixel ``p`` joins root ``root``'s component: its record's box and first pixel grow."""
     parent[p] = root
-    cid = _id(parent, root)
-    comp[cid, R0] = min(comp[cid, R0], r)
-    comp[cid, C0] = min(comp[cid, C0], c)
-    comp[cid, R1] = max(comp[cid, R1], r)
-    comp[cid, C1] = max(comp[cid, C1], c)
-    comp[cid, FIRST] = min(comp[cid, FIRST], p)
-    return cid
+    comp[root, R0] = min(comp[root, R0], r)
+    comp[root, C0] = min(comp[root, C0], c)
+    comp[root, R1] = max(comp[root, R1], r)
+    comp[root, C1] = max(comp[root, C1], c)
+    comp[root, FIRST] = min(comp[root, FIRST], p)
+    return root
 
 
 @_compiled
 def _union(parent, comp, a, b) -> int:
-    """Join the components of roots ``a`` and ``b``; the older one (smaller id) survives with
+    """Join the components of roots ``a`` and ``b``; the older one (smaller ``ORDER``) survives with
     the joint box and first pixel, the other is marked ``DEAD``. Returns the surviving root."""
-    ia, ib = _id(parent, a), _id(parent, b)
-    if ib < ia:
+    if comp[b, ORDER] < comp[a, ORDER]:
         a, b = b, a
-        ia, ib = ib, ia
     parent[b] = a
-    comp[ia, R0] = min(comp[ia, R0], comp[ib, R0])
-    comp[ia, C0] = min(comp[ia, C0], comp[ib, C0])
-    comp[ia, R1] = max(comp[ia, R1], comp[ib, R1])
-    comp[ia, C1] = max(comp[ia, C1], comp[ib, C1])
-    comp[ia, FIRST] = min(comp[ia, FIRST], comp[ib, FIRST])
-    comp[ib, R0] = DEAD
+    comp[a, R0] = min(comp[a, R0], comp[b, R0])
+    comp[a, C0] = min(comp[a, C0], comp[b, C0])
+    comp[a, R1] = max(comp[a, R1], comp[b, R1])
+    comp[a, C1] = max(comp[a, C1], comp[b, C1])
+    comp[a, FIRST] = min(comp[a, FIRST], comp[b, FIRST])
+    comp[b, R0] = DEAD
     return a
 
 
@@ -303,7 +298,7 @@ def _emit_circle(link, first, fill_order, n_fill, stride, inverse) -> int:
 
 
 @_compiled
-def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, parent, comp, link, alive, added, euler4):
+def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, parent, comp, link, alive, added, euler4, cross_off):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]``, the smallest k at which pixel p reaches the frame through ``q <= k``, is
     given by the order in which pixels reach it: each gets it once, at level ``theta``, so
@@ -322,7 +317,6 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
     """
     stride = width + 2
     inverse = 1.0 / stride
-    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
     n_comp = 0
     euler = 4  # the whole image: one component, no hole
@@ -359,21 +353,21 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
                 else:
                     _new_component(parent, comp, n_comp, p, r, c, CLOSED)
                     link[p] = p
-                    alive[n_alive] = n_comp
+                    alive[n_alive] = p
                     n_alive += 1
                 n_comp += 1
                 continue
-            root = _find(parent, p + ring[CROSS_REPS[mask, 0]])
+            root = _find(parent, p + cross_off[mask, 0])
             for j in range(1, groups):
-                other = _find(parent, p + ring[CROSS_REPS[mask, j]])
+                other = _find(parent, p + cross_off[mask, j])
                 if other == root:
                     continue
-                open_a = comp[_id(parent, root), AUX] == OPEN
-                open_b = comp[_id(parent, other), AUX] == OPEN
+                open_a = comp[root, AUX] == OPEN
+                open_b = comp[other, AUX] == OPEN
                 if open_a != open_b:  # a hole reaches the frame: its pixels fill at level v
                     n_fill = _emit_circle(link, other if open_a else root, fill_order, n_fill, stride, inverse)
                     root = _union(parent, comp, root, other)
-                    comp[_id(parent, root), AUX] = OPEN
+                    comp[root, AUX] = OPEN
                 elif open_a:
                     root = _union(parent, comp, root, other)
                 else:  # two holes join: swapping the roots' links splices the circles
@@ -412,7 +406,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
 
 
 @_compiled
-def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added):
+def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added, ring_off):
     """8-connected components of the pixels in ``order`` (corners, level by level from 255
     down): per wanted k, ``best[k]`` (best IoU of any component's box, -1 if none),
     ``count[k]`` and the box and IoU of the largest component by twice its
@@ -424,7 +418,6 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
     islands, V2's outer contours); on the value order, every component of ``q > k``.
     """
     stride = width + 2
-    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
     n_comp = 0
     for v in range(255, 0, -1):
@@ -438,17 +431,17 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
             groups = RING_COUNT[mask]
             if groups == 0:
                 _new_component(parent, comp, n_comp, p, r, c, 0)
-                alive[n_alive] = n_comp
+                alive[n_alive] = p
                 n_alive += 1
                 n_comp += 1
                 continue
-            root = _find(parent, p + ring[RING_REPS[mask, 0]])
+            root = _find(parent, p + ring_off[mask, 0])
             for j in range(1, groups):
-                other = _find(parent, p + ring[RING_REPS[mask, j]])
+                other = _find(parent, p + ring_off[mask, j])
                 if other != root:
-                    total = comp[_id(parent, root), AUX] + comp[_id(parent, other), AUX]
+                    total = comp[root, AUX] + comp[other, AUX]
                     root = _union(parent, comp, root, other)
-                    comp[_id(parent, root), AUX] = total
+                    comp[root, AUX] = total
             cid = _attach(parent, comp, root, p, r, c)
             comp[cid, AUX] += RING_GAIN[mask]
         k = v - 1
@@ -528,7 +521,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
     fill_starts = np.empty(257, dtype=np.int64)
     parent = np.empty(padded, dtype=np.int32)
     link = np.empty(padded, dtype=np.int32)
-    comp = np.empty((n, 8), dtype=np.int32)
+    comp = np.empty((padded, 8), dtype=np.int32)  # component records, indexed by root pixel
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     levels = np.empty(n_thresholds, dtype=np.int64)
@@ -545,6 +538,14 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
     fill_count = np.zeros(256, dtype=np.int64)
     fg_count = np.zeros(256, dtype=np.int64)
     euler4 = np.zeros(256, dtype=np.int64)
+    stride = width + 2
+    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
+    ring_off = np.empty((256, 4), dtype=np.int64)  # padded offset of each group's neighbour
+    cross_off = np.empty((256, 4), dtype=np.int64)
+    for m in range(256):
+        for j in range(4):
+            ring_off[m, j] = ring[RING_REPS[m, j]]
+            cross_off[m, j] = ring[CROSS_REPS[m, j]]
     for b in range(first_map, stop_map):
         top = _quantize(maps[b].reshape(n), scale, levels_given, values)
         if top < 0:
@@ -560,9 +561,9 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
         fill_best[:] = -1.0
         _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4, cross_off)
         added[:] = 0
-        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added)
+        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added, ring_off)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
@@ -573,7 +574,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
                     islands = True
         if islands:
             added[:] = 0
-            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added)
+            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added, ring_off)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
