@@ -53,8 +53,9 @@ import numpy as np
 
 from infocam.localization._run_components import compiled as _compiled  # the shared numba set-up
 
-# fields of a component record (int32 [padded pixels, 8], the record of a root pixel p is comp[p])
+# fields of a component record (flat int32 [padded pixels * RECORD]: root pixel p's field F is comp[p * RECORD + F])
 R0, C0, R1, C1, AUX, FIRST, ORDER = range(7)
+RECORD = 8  # int32 fields per record
 DEAD = -1  # R0 of a component merged into another
 OPEN = -1  # AUX of a background component whose region reaches the frame
 CLOSED = 0
@@ -155,47 +156,57 @@ CROSS_COUNT, CROSS_REPS = _cross_tables()
 @_compiled
 def _ring_mask(added, p, stride) -> int:
     """8-bit mask of the joined 8-neighbours of padded pixel ``p`` (see :func:`_ring_tables`)."""
-    return (np.int64(added[p - stride]) | (np.int64(added[p - stride + 1]) << 1) | (np.int64(added[p + 1]) << 2)
-            | (np.int64(added[p + stride + 1]) << 3) | (np.int64(added[p + stride]) << 4)
-            | (np.int64(added[p + stride - 1]) << 5) | (np.int64(added[p - 1]) << 6) | (np.int64(added[p - stride - 1]) << 7))
+    u = np.uint64(p - stride - 1)  # unsigned indices: no negative-index code
+    s = np.uint64(stride)
+    one, two = np.uint64(1), np.uint64(2)
+    return (np.int64(added[u + one]) | (np.int64(added[u + two]) << 1) | (np.int64(added[u + s + two]) << 2)
+            | (np.int64(added[u + s + s + two]) << 3) | (np.int64(added[u + s + s + one]) << 4)
+            | (np.int64(added[u + s + s]) << 5) | (np.int64(added[u + s]) << 6) | (np.int64(added[u]) << 7))
+
+
+@_compiled
+def _rec(root, field):
+    """Index of ``field`` of the record of root pixel ``root`` in the flat ``comp`` (unsigned:
+    no negative-index code on the hot path)."""
+    return np.uint64(root) * np.uint64(RECORD) + np.uint64(field)
 
 
 @_compiled
 def _find(parent, p) -> int:
     """Root pixel of ``p``'s component (a root's ``parent`` is negative), with path halving."""
     while True:
-        q = parent[p]
+        q = parent[np.uint64(p)]
         if q < 0:
             return p
         g = parent[q]
         if g < 0:
             return q
-        parent[p] = g
+        parent[np.uint64(p)] = g
         p = g
 
 
 @_compiled
 def _new_component(parent, comp, order, p, r, c, aux) -> None:
     """Pixel ``p`` starts a component, the ``order``-th of the pass: its record is ``comp[p]``."""
-    parent[p] = -1
-    comp[p, R0] = r
-    comp[p, C0] = c
-    comp[p, R1] = r
-    comp[p, C1] = c
-    comp[p, AUX] = aux
-    comp[p, FIRST] = p
-    comp[p, ORDER] = order
+    parent[np.uint64(p)] = -1
+    comp[_rec(p, R0)] = r
+    comp[_rec(p, C0)] = c
+    comp[_rec(p, R1)] = r
+    comp[_rec(p, C1)] = c
+    comp[_rec(p, AUX)] = aux
+    comp[_rec(p, FIRST)] = p
+    comp[_rec(p, ORDER)] = order
 
 
 @_compiled
 def _attach(parent, comp, root, p, r, c) -> int:
     """Pixel ``p`` joins root ``root``'s component: its record's box and first pixel grow."""
-    parent[p] = root
-    comp[root, R0] = min(comp[root, R0], r)
-    comp[root, C0] = min(comp[root, C0], c)
-    comp[root, R1] = max(comp[root, R1], r)
-    comp[root, C1] = max(comp[root, C1], c)
-    comp[root, FIRST] = min(comp[root, FIRST], p)
+    parent[np.uint64(p)] = root
+    comp[_rec(root, R0)] = min(comp[_rec(root, R0)], r)
+    comp[_rec(root, C0)] = min(comp[_rec(root, C0)], c)
+    comp[_rec(root, R1)] = max(comp[_rec(root, R1)], r)
+    comp[_rec(root, C1)] = max(comp[_rec(root, C1)], c)
+    comp[_rec(root, FIRST)] = min(comp[_rec(root, FIRST)], p)
     return root
 
 
@@ -203,15 +214,15 @@ def _attach(parent, comp, root, p, r, c) -> int:
 def _union(parent, comp, a, b) -> int:
     """Join the components of roots ``a`` and ``b``; the older one (smaller ``ORDER``) survives with
     the joint box and first pixel, the other is marked ``DEAD``. Returns the surviving root."""
-    if comp[b, ORDER] < comp[a, ORDER]:
+    if comp[_rec(b, ORDER)] < comp[_rec(a, ORDER)]:
         a, b = b, a
     parent[b] = a
-    comp[a, R0] = min(comp[a, R0], comp[b, R0])
-    comp[a, C0] = min(comp[a, C0], comp[b, C0])
-    comp[a, R1] = max(comp[a, R1], comp[b, R1])
-    comp[a, C1] = max(comp[a, C1], comp[b, C1])
-    comp[a, FIRST] = min(comp[a, FIRST], comp[b, FIRST])
-    comp[b, R0] = DEAD
+    comp[_rec(a, R0)] = min(comp[_rec(a, R0)], comp[_rec(b, R0)])
+    comp[_rec(a, C0)] = min(comp[_rec(a, C0)], comp[_rec(b, C0)])
+    comp[_rec(a, R1)] = max(comp[_rec(a, R1)], comp[_rec(b, R1)])
+    comp[_rec(a, C1)] = max(comp[_rec(a, C1)], comp[_rec(b, C1)])
+    comp[_rec(a, FIRST)] = min(comp[_rec(a, FIRST)], comp[_rec(b, FIRST)])
+    comp[_rec(b, R0)] = DEAD
     return a
 
 
@@ -237,8 +248,8 @@ def _iou(x0, y0, x1, y1, gt) -> float:
 def _box(comp, cid, grow, height, width):
     """wsolevaluation's box of component ``cid``: bounding rectangle grown by ``grow`` pixels
     (1 for a hole's contour), ``(x, y, x + w, y + h)`` with ``x1 <= W - 1`` and ``y1 <= H - 1``."""
-    return (comp[cid, C0] - grow, comp[cid, R0] - grow,
-            min(comp[cid, C1] + 1 + grow, width - 1), min(comp[cid, R1] + 1 + grow, height - 1))
+    return (comp[_rec(cid, C0)] - grow, comp[_rec(cid, R0)] - grow,
+            min(comp[_rec(cid, C1)] + 1 + grow, width - 1), min(comp[_rec(cid, R1)] + 1 + grow, height - 1))
 
 
 @_compiled
@@ -324,10 +335,10 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
     fill_starts[0] = 0
     for v in range(256):
         for i in range(starts[v], starts[v + 1]):
-            rc = corner[i]
+            rc = corner[np.uint64(i)]
             p = _padded(rc, stride)
             mask = _ring_mask(added, p, stride)
-            added[p] = 1
+            added[np.uint64(p)] = 1
             r = rc >> 16
             c = rc & LOW16
             border = r == 0 or c == 0 or r == height - 1 or c == width - 1
@@ -348,7 +359,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             if groups == 0:  # a new region: open on the image border, else a new hole
                 if border:
                     _new_component(parent, comp, n_comp, p, r, c, OPEN)
-                    fill_order[n_fill] = rc
+                    fill_order[np.uint64(n_fill)] = rc
                     n_fill += 1
                 else:
                     _new_component(parent, comp, n_comp, p, r, c, CLOSED)
@@ -362,29 +373,29 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
                 other = _find(parent, p + cross_off[mask, j])
                 if other == root:
                     continue
-                open_a = comp[root, AUX] == OPEN
-                open_b = comp[other, AUX] == OPEN
+                open_a = comp[_rec(root, AUX)] == OPEN
+                open_b = comp[_rec(other, AUX)] == OPEN
                 if open_a != open_b:  # a hole reaches the frame: its pixels fill at level v
                     n_fill = _emit_circle(link, other if open_a else root, fill_order, n_fill, stride, inverse)
                     root = _union(parent, comp, root, other)
-                    comp[root, AUX] = OPEN
+                    comp[_rec(root, AUX)] = OPEN
                 elif open_a:
                     root = _union(parent, comp, root, other)
                 else:  # two holes join: swapping the roots' links splices the circles
                     link[root], link[other] = link[other], link[root]
                     root = _union(parent, comp, root, other)
             cid = _attach(parent, comp, root, p, r, c)
-            if comp[cid, AUX] == OPEN:
-                fill_order[n_fill] = rc
+            if comp[_rec(cid, AUX)] == OPEN:
+                fill_order[np.uint64(n_fill)] = rc
                 n_fill += 1
             elif border:  # the hole reaches the frame through this pixel
                 n_fill = _emit_circle(link, root, fill_order, n_fill, stride, inverse)
-                fill_order[n_fill] = rc
+                fill_order[np.uint64(n_fill)] = rc
                 n_fill += 1
-                comp[cid, AUX] = OPEN
+                comp[_rec(cid, AUX)] = OPEN
             else:
-                link[p] = link[root]
-                link[root] = p
+                link[np.uint64(p)] = link[np.uint64(root)]
+                link[np.uint64(root)] = p
         euler4[v] = euler
         fill_starts[v + 1] = n_fill
         if v < 255 and want[v]:
@@ -392,7 +403,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if comp[x, R0] == DEAD or comp[x, AUX] == OPEN:
+                if comp[_rec(x, R0)] == DEAD or comp[_rec(x, AUX)] == OPEN:
                     continue
                 alive[kept] = x
                 kept += 1
@@ -422,12 +433,12 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
     n_comp = 0
     for v in range(255, 0, -1):
         for i in range(starts[v], starts[v + 1]):
-            rc = order[i]
+            rc = order[np.uint64(i)]
             p = _padded(rc, stride)
             r = rc >> 16
             c = rc & LOW16
             mask = _ring_mask(added, p, stride)
-            added[p] = 1
+            added[np.uint64(p)] = 1
             groups = RING_COUNT[mask]
             if groups == 0:
                 _new_component(parent, comp, n_comp, p, r, c, 0)
@@ -439,11 +450,11 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
             for j in range(1, groups):
                 other = _find(parent, p + ring_off[mask, j])
                 if other != root:
-                    total = comp[root, AUX] + comp[other, AUX]
+                    total = comp[_rec(root, AUX)] + comp[_rec(other, AUX)]
                     root = _union(parent, comp, root, other)
-                    comp[root, AUX] = total
+                    comp[_rec(root, AUX)] = total
             cid = _attach(parent, comp, root, p, r, c)
-            comp[cid, AUX] += RING_GAIN[mask]
+            comp[_rec(cid, AUX)] += RING_GAIN[mask]
         k = v - 1
         if want[k]:
             kept = 0
@@ -451,7 +462,7 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if comp[x, R0] == DEAD:
+                if comp[_rec(x, R0)] == DEAD:
                     continue
                 alive[kept] = x
                 kept += 1
@@ -459,7 +470,7 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
                 value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
-                if win < 0 or comp[x, AUX] > comp[win, AUX] or (comp[x, AUX] == comp[win, AUX] and comp[x, FIRST] > comp[win, FIRST]):
+                if win < 0 or comp[_rec(x, AUX)] > comp[_rec(win, AUX)] or (comp[_rec(x, AUX)] == comp[_rec(win, AUX)] and comp[_rec(x, FIRST)] > comp[_rec(win, FIRST)]):
                     win = x
             n_alive = kept
             best[k] = top
@@ -521,7 +532,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
     fill_starts = np.empty(257, dtype=np.int64)
     parent = np.empty(padded, dtype=np.int32)
     link = np.empty(padded, dtype=np.int32)
-    comp = np.empty((padded, 8), dtype=np.int32)  # component records, indexed by root pixel
+    comp = np.empty(padded * RECORD, dtype=np.int32)  # component records, indexed by root pixel
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     levels = np.empty(n_thresholds, dtype=np.int64)
