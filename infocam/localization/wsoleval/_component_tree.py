@@ -253,25 +253,24 @@ def _box(comp, cid, grow, height, width):
 
 
 @_compiled
-def _sort_by_value(values, row_stride, offset, height, width, corner, starts) -> None:
-    """Counting sort of the pixels by uint8 value (pixel (r, c) is ``values[r * row_stride + c +
-    offset]``): ``corner[starts[v]:starts[v + 1]]`` holds the ``(row << 16) | col`` of the
-    pixels of value v, in raster order. One int32 scatter per pixel; the padded index is
-    recomputed from the corner (:func:`_padded`), cheaper than a second scattered array."""
-    counts = np.zeros(257, dtype=np.int64)
-    for r in range(height):
-        base = r * row_stride + offset
-        for c in range(width):
-            counts[values[base + c] + 1] += 1
+def _sort_by_value(values, height, width, histogram, corner, starts) -> None:
+    """Counting sort of the pixels by uint8 value (pixel (r, c) is ``values[r * width + c]``;
+    ``histogram``: :func:`_quantize`'s two interleaved counts): ``corner[starts[v]:starts[v +
+    1]]`` holds the ``(row << 16) | col`` of the pixels of value v, in raster order. One int32
+    scatter per pixel; the padded index is recomputed from the corner (:func:`_padded`),
+    cheaper than a second scattered array."""
+    counts = np.empty(256, dtype=np.int64)
+    total = 0
     for v in range(256):
-        counts[v + 1] += counts[v]
-    for v in range(257):
-        starts[v] = counts[v]
+        starts[v] = total
+        counts[v] = total
+        total += histogram[v] + histogram[256 + v]
+    starts[256] = total
     for r in range(height):
-        base = r * row_stride + offset
+        base = np.uint64(r * width)
         for c in range(width):
-            v = values[base + c]
-            corner[counts[v]] = (r << 16) | c
+            v = values[base + np.uint64(c)]
+            corner[np.uint64(counts[v])] = (r << 16) | c
             counts[v] += 1
 
 
@@ -485,12 +484,15 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
 
 
 @_compiled
-def _quantize(source, scale, levels_given, values) -> int:
+def _quantize(source, scale, levels_given, values, histogram) -> int:
     """``values = uint8(source * scale)`` (truncating, in the source's precision) and its
     maximum; -1 when a value is NaN or outside [0, 1]. ``levels_given``: ``source`` already
-    holds uint8 levels, copied."""
+    holds uint8 levels, copied. ``histogram`` (int64 [512]) gets the counts of each value,
+    even and odd pixels apart (``histogram[v] + histogram[256 + v]``: runs of equal values
+    would otherwise chain every increment on the one before)."""
     top = 0
     ok = True
+    histogram[:] = 0
     for i in range(values.shape[0]):
         x = source[i]
         if levels_given:
@@ -499,6 +501,7 @@ def _quantize(source, scale, levels_given, values) -> int:
             ok = ok and x >= 0 and x <= 1
             q = np.uint8(x * scale)
         values[i] = q
+        histogram[np.uint64(i & 1) * np.uint64(256) + np.uint64(q)] += 1
         top = max(top, np.int64(q))
     return top if ok else -1
 
@@ -526,6 +529,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
     padded = (height + 2) * (width + 2)
     n_thresholds = thresholds.shape[0]
     values = np.empty(n, dtype=np.uint8)
+    histogram = np.empty(512, dtype=np.int64)
     value_corner = np.empty(n, dtype=np.int32)
     fill_order = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
@@ -558,7 +562,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
             ring_off[m, j] = ring[RING_REPS[m, j]]
             cross_off[m, j] = ring[CROSS_REPS[m, j]]
     for b in range(first_map, stop_map):
-        top = _quantize(maps[b].reshape(n), scale, levels_given, values)
+        top = _quantize(maps[b].reshape(n), scale, levels_given, values, histogram)
         if top < 0:
             bad[b] = 1
             continue
@@ -570,7 +574,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
         fg_best[:] = -1.0
         hole_best[:] = -1.0
         fill_best[:] = -1.0
-        _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
+        _sort_by_value(values, height, width, histogram, value_corner, value_starts)
         added[:] = 0
         _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4, cross_off)
         added[:] = 0
