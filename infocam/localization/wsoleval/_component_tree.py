@@ -27,7 +27,9 @@ the contour area or Euler number, so the inner loop has few data-dependent branc
   bounding box. Needed only for *islands* (components inside holes): every other component
   is top-level and has the box of its filled component. A map has islands at level k when
   its 8-connected components (Euler number, counted from 2x2 patterns during the bg pass,
-  plus its holes) outnumber its filled components, so this pass runs only for such maps.
+  plus its holes) outnumber its filled components, so this pass runs only for such maps,
+  and only down to the lowest such wanted level (below it, the filled components' boxes
+  are every component's box, as in a map without islands).
 
 Memory layout, for speed (pixels are visited in value order, i.e. all over the map): per
 pixel only a 4-byte union-find ``parent`` (negative at a root) and a one-byte "joined"
@@ -416,7 +418,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
 
 
 @_compiled
-def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added, ring_off):
+def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added, ring_off, lowest):
     """8-connected components of the pixels in ``order`` (corners, level by level from 255
     down): per wanted k, ``best[k]`` (best IoU of any component's box, -1 if none),
     ``count[k]`` and the box and IoU of the largest component by twice its
@@ -426,11 +428,12 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
 
     On the fill order (theta) these are the filled top-level components (V1 and, without
     islands, V2's outer contours); on the value order, every component of ``q > k``.
+    Levels ``k >= lowest`` only: the pixels of values ``<= lowest`` are left out.
     """
     stride = width + 2
     n_alive = 0
     n_comp = 0
-    for v in range(255, 0, -1):
+    for v in range(255, lowest, -1):
         for i in range(starts[v], starts[v + 1]):
             rc = order[np.uint64(i)]
             p = _padded(rc, stride)
@@ -578,18 +581,20 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
         added[:] = 0
         _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4, cross_off)
         added[:] = 0
-        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added, ring_off)
+        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added, ring_off, 0)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
-        islands = False
+        lowest = -1  # the lowest wanted level with islands
         if holes:  # components = Euler number + holes; more than the filled ones means islands in holes
             for k in range(top):
                 if want[k] and hole_best[k] >= 0 and euler4[k] + 4 * hole_count[k] > 4 * fill_count[k]:
-                    islands = True
-        if islands:
+                    lowest = k
+                    break
+        islands = lowest >= 0
+        if islands:  # the fg pass down to that level only: below it the filled components' boxes are every box
             added[:] = 0
-            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added, ring_off)
+            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added, ring_off, lowest)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
@@ -598,7 +603,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
                 v1_iou[k] = empty
                 v2_iou[k] = empty
                 v1_box[k, :] = 0
-            elif not islands:  # every component is top-level: its box is its filled component's
+            elif not islands or k < lowest:  # every component is top-level: its box is its filled component's
                 v2_iou[k] = max(fill_best[k], hole_best[k])
             else:
                 v2_iou[k] = max(fg_best[k], hole_best[k])
