@@ -9,7 +9,8 @@ A joining pixel reads its eight neighbours' "joined" flags as one 8-bit mask; lo
 give one neighbour per group of mutually adjacent ones (one ``find`` each) and the change of
 the contour area or Euler number, so the inner loop has few data-dependent branches:
 
-* **bg** (q increasing, 4-connected, the zero frame around the image as one open region):
+* **bg** (q increasing, 4-connected, the zero frame around the image as one open region,
+  joined before the first pixel, so no pixel tests for the image border):
   the holes of ``q > k`` are the 4-connected parts of ``q <= k`` that do not reach the
   frame; a hole contour is traced through the foreground pixels bordering the hole, so its
   box is the hole's box grown by one pixel. The same pass gives every pixel's *fill level*
@@ -329,6 +330,21 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
     """
     stride = width + 2
     inverse = 1.0 / stride
+    # the zero frame as one open region that has already joined (its record at padded pixel
+    # 0, the oldest): a border pixel joins it like any neighbour, and the frame's bits in the
+    # ring mask leave it out of the Euler change, with no test for the image border
+    bottom = (height + 1) * stride
+    for c in range(stride):
+        added[c] = 1
+        added[bottom + c] = 1
+        parent[c] = 0
+        parent[bottom + c] = 0
+    for r in range(1, height + 1):
+        added[r * stride] = 1
+        added[r * stride + width + 1] = 1
+        parent[r * stride] = 0
+        parent[r * stride + width + 1] = 0
+    _new_component(parent, comp, -1, 0, 0, 0, OPEN)
     n_alive = 0
     n_comp = 0
     euler = 4  # the whole image: one component, no hole
@@ -342,31 +358,13 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             added[np.uint64(p)] = 1
             r = rc >> 16
             c = rc & LOW16
-            border = r == 0 or c == 0 or r == height - 1 or c == width - 1
-            if border:
-                inside = 0xFF
-                if r == 0:
-                    inside &= ~0b10000011  # NW, N, NE
-                if r == height - 1:
-                    inside &= ~0b00111000  # SE, S, SW
-                if c == 0:
-                    inside &= ~0b11100000  # SW, W, NW
-                if c == width - 1:
-                    inside &= ~0b00001110  # NE, E, SE
-                euler += EULER_REMOVE[~mask & inside]
-            else:
-                euler += EULER_REMOVE[~mask & 0xFF]
+            euler += EULER_REMOVE[~mask & 0xFF]
             groups = CROSS_COUNT[mask]
-            if groups == 0:  # a new region: open on the image border, else a new hole
-                if border:
-                    _new_component(parent, comp, n_comp, p, r, c, OPEN)
-                    fill_order[np.uint64(n_fill)] = rc
-                    n_fill += 1
-                else:
-                    _new_component(parent, comp, n_comp, p, r, c, CLOSED)
-                    link[p] = p
-                    alive[n_alive] = p
-                    n_alive += 1
+            if groups == 0:  # a new hole (a border pixel always joins the frame)
+                _new_component(parent, comp, n_comp, p, r, c, CLOSED)
+                link[np.uint64(p)] = p
+                alive[n_alive] = p
+                n_alive += 1
                 n_comp += 1
                 continue
             root = _find(parent, p + cross_off[mask, 0])
@@ -389,11 +387,6 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             if comp[_rec(cid, AUX)] == OPEN:
                 fill_order[np.uint64(n_fill)] = rc
                 n_fill += 1
-            elif border:  # the hole reaches the frame through this pixel
-                n_fill = _emit_circle(link, root, fill_order, n_fill, stride, inverse)
-                fill_order[np.uint64(n_fill)] = rc
-                n_fill += 1
-                comp[_rec(cid, AUX)] = OPEN
             else:
                 link[np.uint64(p)] = link[np.uint64(root)]
                 link[np.uint64(root)] = p
