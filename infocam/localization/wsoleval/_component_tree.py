@@ -9,7 +9,8 @@ A joining pixel reads its eight neighbours' "joined" flags as one 8-bit mask; lo
 give one neighbour per group of mutually adjacent ones (one ``find`` each) and the change of
 the contour area or Euler number, so the inner loop has few data-dependent branches:
 
-* **bg** (q increasing, 4-connected, the zero frame around the image as one open region):
+* **bg** (q increasing, 4-connected, the zero frame around the image as one open region,
+  joined before the first pixel, so no pixel tests for the image border):
   the holes of ``q > k`` are the 4-connected parts of ``q <= k`` that do not reach the
   frame; a hole contour is traced through the foreground pixels bordering the hole, so its
   box is the hole's box grown by one pixel. The same pass gives every pixel's *fill level*
@@ -27,14 +28,18 @@ the contour area or Euler number, so the inner loop has few data-dependent branc
   bounding box. Needed only for *islands* (components inside holes): every other component
   is top-level and has the box of its filled component. A map has islands at level k when
   its 8-connected components (Euler number, counted from 2x2 patterns during the bg pass,
-  plus its holes) outnumber its filled components, so this pass runs only for such maps.
+  plus its holes) outnumber its filled components, so this pass runs only for such maps,
+  and only down to the lowest such wanted level (below it, the filled components' boxes
+  are every component's box, as in a map without islands).
 
 Memory layout, for speed (pixels are visited in value order, i.e. all over the map): per
-pixel only a 4-byte union-find ``parent`` (a root holds ``-(component id + 1)``) and a
-one-byte "joined" flag, small enough for the core's L2 cache at 224x224; boxes, areas and
-the open/closed state live in one compact record per *component* (created only when a
-pixel joins no neighbour; a joining pixel extends its root's record), so merges and the
-per-level scans touch a few hundred records, not the whole map. Quantisation (with the
+pixel only a 4-byte union-find ``parent`` (negative at a root) and a one-byte "joined"
+flag, small enough for the core's L2 cache at 224x224; boxes, areas and the open/closed
+state live in one record per *component*, stored at its root pixel (``comp[root]``, written
+only when a pixel joins no neighbour; a joining pixel extends its root's record, with no
+load of a component id on the way), so merges and the per-level scans touch a few hundred
+records, not the whole map. The neighbour offsets of each ring mask's groups are tabulated
+once per call. Quantisation (with the
 [0, 1] check) and the gather of each threshold's level run in the same compiled call, so
 maps are shared out over threads with no serial numpy step.
 
@@ -51,8 +56,9 @@ import numpy as np
 
 from infocam.localization._run_components import compiled as _compiled  # the shared numba set-up
 
-# fields of a component record (int32 [components, 8])
-R0, C0, R1, C1, AUX, FIRST = range(6)
+# fields of a component record (flat int32 [padded pixels * RECORD]: root pixel p's field F is comp[p * RECORD + F])
+R0, C0, R1, C1, AUX, FIRST, ORDER = range(7)
+RECORD = 8  # int32 fields per record
 DEAD = -1  # R0 of a component merged into another
 OPEN = -1  # AUX of a background component whose region reaches the frame
 CLOSED = 0
@@ -153,70 +159,73 @@ CROSS_COUNT, CROSS_REPS = _cross_tables()
 @_compiled
 def _ring_mask(added, p, stride) -> int:
     """8-bit mask of the joined 8-neighbours of padded pixel ``p`` (see :func:`_ring_tables`)."""
-    return (np.int64(added[p - stride]) | (np.int64(added[p - stride + 1]) << 1) | (np.int64(added[p + 1]) << 2)
-            | (np.int64(added[p + stride + 1]) << 3) | (np.int64(added[p + stride]) << 4)
-            | (np.int64(added[p + stride - 1]) << 5) | (np.int64(added[p - 1]) << 6) | (np.int64(added[p - stride - 1]) << 7))
+    u = np.uint64(p - stride - 1)  # unsigned indices: no negative-index code
+    s = np.uint64(stride)
+    one, two = np.uint64(1), np.uint64(2)
+    return (np.int64(added[u + one]) | (np.int64(added[u + two]) << 1) | (np.int64(added[u + s + two]) << 2)
+            | (np.int64(added[u + s + s + two]) << 3) | (np.int64(added[u + s + s + one]) << 4)
+            | (np.int64(added[u + s + s]) << 5) | (np.int64(added[u + s]) << 6) | (np.int64(added[u]) << 7))
+
+
+@_compiled
+def _rec(root, field):
+    """Index of ``field`` of the record of root pixel ``root`` in the flat ``comp`` (unsigned:
+    no negative-index code on the hot path)."""
+    return np.uint64(root) * np.uint64(RECORD) + np.uint64(field)
 
 
 @_compiled
 def _find(parent, p) -> int:
     """Root pixel of ``p``'s component (a root's ``parent`` is negative), with path halving."""
     while True:
-        q = parent[p]
+        q = parent[np.uint64(p)]
         if q < 0:
             return p
         g = parent[q]
         if g < 0:
             return q
-        parent[p] = g
+        parent[np.uint64(p)] = g
         p = g
 
 
 @_compiled
-def _id(parent, root) -> int:
-    """Component id of a root pixel."""
-    return -np.int64(parent[root]) - 1
-
-
-@_compiled
-def _new_component(parent, comp, cid, p, r, c, aux) -> None:
-    parent[p] = -(cid + 1)
-    comp[cid, R0] = r
-    comp[cid, C0] = c
-    comp[cid, R1] = r
-    comp[cid, C1] = c
-    comp[cid, AUX] = aux
-    comp[cid, FIRST] = p
+def _new_component(parent, comp, order, p, r, c, aux) -> None:
+    """Pixel ``p`` starts a component, the ``order``-th of the pass: its record is ``comp[p]``."""
+    parent[np.uint64(p)] = -1
+    comp[_rec(p, R0)] = r
+    comp[_rec(p, C0)] = c
+    comp[_rec(p, R1)] = r
+    comp[_rec(p, C1)] = c
+    comp[_rec(p, AUX)] = aux
+    comp[_rec(p, FIRST)] = p
+    comp[_rec(p, ORDER)] = order
 
 
 @_compiled
 def _attach(parent, comp, root, p, r, c) -> int:
     """Pixel ``p`` joins root ``root``'s component: its record's box and first pixel grow."""
-    parent[p] = root
-    cid = _id(parent, root)
-    comp[cid, R0] = min(comp[cid, R0], r)
-    comp[cid, C0] = min(comp[cid, C0], c)
-    comp[cid, R1] = max(comp[cid, R1], r)
-    comp[cid, C1] = max(comp[cid, C1], c)
-    comp[cid, FIRST] = min(comp[cid, FIRST], p)
-    return cid
+    parent[np.uint64(p)] = root
+    comp[_rec(root, R0)] = min(comp[_rec(root, R0)], r)
+    comp[_rec(root, C0)] = min(comp[_rec(root, C0)], c)
+    comp[_rec(root, R1)] = max(comp[_rec(root, R1)], r)
+    comp[_rec(root, C1)] = max(comp[_rec(root, C1)], c)
+    comp[_rec(root, FIRST)] = min(comp[_rec(root, FIRST)], p)
+    return root
 
 
 @_compiled
 def _union(parent, comp, a, b) -> int:
-    """Join the components of roots ``a`` and ``b``; the older one (smaller id) survives with
+    """Join the components of roots ``a`` and ``b``; the older one (smaller ``ORDER``) survives with
     the joint box and first pixel, the other is marked ``DEAD``. Returns the surviving root."""
-    ia, ib = _id(parent, a), _id(parent, b)
-    if ib < ia:
+    if comp[_rec(b, ORDER)] < comp[_rec(a, ORDER)]:
         a, b = b, a
-        ia, ib = ib, ia
     parent[b] = a
-    comp[ia, R0] = min(comp[ia, R0], comp[ib, R0])
-    comp[ia, C0] = min(comp[ia, C0], comp[ib, C0])
-    comp[ia, R1] = max(comp[ia, R1], comp[ib, R1])
-    comp[ia, C1] = max(comp[ia, C1], comp[ib, C1])
-    comp[ia, FIRST] = min(comp[ia, FIRST], comp[ib, FIRST])
-    comp[ib, R0] = DEAD
+    comp[_rec(a, R0)] = min(comp[_rec(a, R0)], comp[_rec(b, R0)])
+    comp[_rec(a, C0)] = min(comp[_rec(a, C0)], comp[_rec(b, C0)])
+    comp[_rec(a, R1)] = max(comp[_rec(a, R1)], comp[_rec(b, R1)])
+    comp[_rec(a, C1)] = max(comp[_rec(a, C1)], comp[_rec(b, C1)])
+    comp[_rec(a, FIRST)] = min(comp[_rec(a, FIRST)], comp[_rec(b, FIRST)])
+    comp[_rec(b, R0)] = DEAD
     return a
 
 
@@ -242,30 +251,29 @@ def _iou(x0, y0, x1, y1, gt) -> float:
 def _box(comp, cid, grow, height, width):
     """wsolevaluation's box of component ``cid``: bounding rectangle grown by ``grow`` pixels
     (1 for a hole's contour), ``(x, y, x + w, y + h)`` with ``x1 <= W - 1`` and ``y1 <= H - 1``."""
-    return (comp[cid, C0] - grow, comp[cid, R0] - grow,
-            min(comp[cid, C1] + 1 + grow, width - 1), min(comp[cid, R1] + 1 + grow, height - 1))
+    return (comp[_rec(cid, C0)] - grow, comp[_rec(cid, R0)] - grow,
+            min(comp[_rec(cid, C1)] + 1 + grow, width - 1), min(comp[_rec(cid, R1)] + 1 + grow, height - 1))
 
 
 @_compiled
-def _sort_by_value(values, row_stride, offset, height, width, corner, starts) -> None:
-    """Counting sort of the pixels by uint8 value (pixel (r, c) is ``values[r * row_stride + c +
-    offset]``): ``corner[starts[v]:starts[v + 1]]`` holds the ``(row << 16) | col`` of the
-    pixels of value v, in raster order. One int32 scatter per pixel; the padded index is
-    recomputed from the corner (:func:`_padded`), cheaper than a second scattered array."""
-    counts = np.zeros(257, dtype=np.int64)
-    for r in range(height):
-        base = r * row_stride + offset
-        for c in range(width):
-            counts[values[base + c] + 1] += 1
+def _sort_by_value(values, height, width, histogram, corner, starts) -> None:
+    """Counting sort of the pixels by uint8 value (pixel (r, c) is ``values[r * width + c]``;
+    ``histogram``: :func:`_quantize`'s two interleaved counts): ``corner[starts[v]:starts[v +
+    1]]`` holds the ``(row << 16) | col`` of the pixels of value v, in raster order. One int32
+    scatter per pixel; the padded index is recomputed from the corner (:func:`_padded`),
+    cheaper than a second scattered array."""
+    counts = np.empty(256, dtype=np.int64)
+    total = 0
     for v in range(256):
-        counts[v + 1] += counts[v]
-    for v in range(257):
-        starts[v] = counts[v]
+        starts[v] = total
+        counts[v] = total
+        total += histogram[v] + histogram[256 + v]
+    starts[256] = total
     for r in range(height):
-        base = r * row_stride + offset
+        base = np.uint64(r * width)
         for c in range(width):
-            v = values[base + c]
-            corner[counts[v]] = (r << 16) | c
+            v = values[base + np.uint64(c)]
+            corner[np.uint64(counts[v])] = (r << 16) | c
             counts[v] += 1
 
 
@@ -303,7 +311,7 @@ def _emit_circle(link, first, fill_order, n_fill, stride, inverse) -> int:
 
 
 @_compiled
-def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, parent, comp, link, alive, added, euler4):
+def _background_pass(height, width, corner, starts, want, gt, best, count, fill_order, fill_starts, parent, comp, link, alive, added, euler4, cross_off):
     """``best[k]`` = best IoU of any hole-contour box of ``q > k`` (wanted k; -1 if no hole);
     ``theta[p]``, the smallest k at which pixel p reaches the frame through ``q <= k``, is
     given by the order in which pixels reach it: each gets it once, at level ``theta``, so
@@ -322,7 +330,21 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
     """
     stride = width + 2
     inverse = 1.0 / stride
-    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
+    # the zero frame as one open region that has already joined (its record at padded pixel
+    # 0, the oldest): a border pixel joins it like any neighbour, and the frame's bits in the
+    # ring mask leave it out of the Euler change, with no test for the image border
+    bottom = (height + 1) * stride
+    for c in range(stride):
+        added[c] = 1
+        added[bottom + c] = 1
+        parent[c] = 0
+        parent[bottom + c] = 0
+    for r in range(1, height + 1):
+        added[r * stride] = 1
+        added[r * stride + width + 1] = 1
+        parent[r * stride] = 0
+        parent[r * stride + width + 1] = 0
+    _new_component(parent, comp, -1, 0, 0, 0, OPEN)
     n_alive = 0
     n_comp = 0
     euler = 4  # the whole image: one component, no hole
@@ -330,67 +352,44 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
     fill_starts[0] = 0
     for v in range(256):
         for i in range(starts[v], starts[v + 1]):
-            rc = corner[i]
+            rc = corner[np.uint64(i)]
             p = _padded(rc, stride)
             mask = _ring_mask(added, p, stride)
-            added[p] = 1
+            added[np.uint64(p)] = 1
             r = rc >> 16
             c = rc & LOW16
-            border = r == 0 or c == 0 or r == height - 1 or c == width - 1
-            if border:
-                inside = 0xFF
-                if r == 0:
-                    inside &= ~0b10000011  # NW, N, NE
-                if r == height - 1:
-                    inside &= ~0b00111000  # SE, S, SW
-                if c == 0:
-                    inside &= ~0b11100000  # SW, W, NW
-                if c == width - 1:
-                    inside &= ~0b00001110  # NE, E, SE
-                euler += EULER_REMOVE[~mask & inside]
-            else:
-                euler += EULER_REMOVE[~mask & 0xFF]
+            euler += EULER_REMOVE[~mask & 0xFF]
             groups = CROSS_COUNT[mask]
-            if groups == 0:  # a new region: open on the image border, else a new hole
-                if border:
-                    _new_component(parent, comp, n_comp, p, r, c, OPEN)
-                    fill_order[n_fill] = rc
-                    n_fill += 1
-                else:
-                    _new_component(parent, comp, n_comp, p, r, c, CLOSED)
-                    link[p] = p
-                    alive[n_alive] = n_comp
-                    n_alive += 1
+            if groups == 0:  # a new hole (a border pixel always joins the frame)
+                _new_component(parent, comp, n_comp, p, r, c, CLOSED)
+                link[np.uint64(p)] = p
+                alive[n_alive] = p
+                n_alive += 1
                 n_comp += 1
                 continue
-            root = _find(parent, p + ring[CROSS_REPS[mask, 0]])
+            root = _find(parent, p + cross_off[mask, 0])
             for j in range(1, groups):
-                other = _find(parent, p + ring[CROSS_REPS[mask, j]])
+                other = _find(parent, p + cross_off[mask, j])
                 if other == root:
                     continue
-                open_a = comp[_id(parent, root), AUX] == OPEN
-                open_b = comp[_id(parent, other), AUX] == OPEN
+                open_a = comp[_rec(root, AUX)] == OPEN
+                open_b = comp[_rec(other, AUX)] == OPEN
                 if open_a != open_b:  # a hole reaches the frame: its pixels fill at level v
                     n_fill = _emit_circle(link, other if open_a else root, fill_order, n_fill, stride, inverse)
                     root = _union(parent, comp, root, other)
-                    comp[_id(parent, root), AUX] = OPEN
+                    comp[_rec(root, AUX)] = OPEN
                 elif open_a:
                     root = _union(parent, comp, root, other)
                 else:  # two holes join: swapping the roots' links splices the circles
                     link[root], link[other] = link[other], link[root]
                     root = _union(parent, comp, root, other)
             cid = _attach(parent, comp, root, p, r, c)
-            if comp[cid, AUX] == OPEN:
-                fill_order[n_fill] = rc
+            if comp[_rec(cid, AUX)] == OPEN:
+                fill_order[np.uint64(n_fill)] = rc
                 n_fill += 1
-            elif border:  # the hole reaches the frame through this pixel
-                n_fill = _emit_circle(link, root, fill_order, n_fill, stride, inverse)
-                fill_order[n_fill] = rc
-                n_fill += 1
-                comp[cid, AUX] = OPEN
             else:
-                link[p] = link[root]
-                link[root] = p
+                link[np.uint64(p)] = link[np.uint64(root)]
+                link[np.uint64(root)] = p
         euler4[v] = euler
         fill_starts[v + 1] = n_fill
         if v < 255 and want[v]:
@@ -398,7 +397,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if comp[x, R0] == DEAD or comp[x, AUX] == OPEN:
+                if comp[_rec(x, R0)] == DEAD or comp[_rec(x, AUX)] == OPEN:
                     continue
                 alive[kept] = x
                 kept += 1
@@ -412,7 +411,7 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
 
 
 @_compiled
-def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added):
+def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, count, parent, comp, alive, added, ring_off, lowest):
     """8-connected components of the pixels in ``order`` (corners, level by level from 255
     down): per wanted k, ``best[k]`` (best IoU of any component's box, -1 if none),
     ``count[k]`` and the box and IoU of the largest component by twice its
@@ -422,35 +421,35 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
 
     On the fill order (theta) these are the filled top-level components (V1 and, without
     islands, V2's outer contours); on the value order, every component of ``q > k``.
+    Levels ``k >= lowest`` only: the pixels of values ``<= lowest`` are left out.
     """
     stride = width + 2
-    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
     n_alive = 0
     n_comp = 0
-    for v in range(255, 0, -1):
+    for v in range(255, lowest, -1):
         for i in range(starts[v], starts[v + 1]):
-            rc = order[i]
+            rc = order[np.uint64(i)]
             p = _padded(rc, stride)
             r = rc >> 16
             c = rc & LOW16
             mask = _ring_mask(added, p, stride)
-            added[p] = 1
+            added[np.uint64(p)] = 1
             groups = RING_COUNT[mask]
             if groups == 0:
                 _new_component(parent, comp, n_comp, p, r, c, 0)
-                alive[n_alive] = n_comp
+                alive[n_alive] = p
                 n_alive += 1
                 n_comp += 1
                 continue
-            root = _find(parent, p + ring[RING_REPS[mask, 0]])
+            root = _find(parent, p + ring_off[mask, 0])
             for j in range(1, groups):
-                other = _find(parent, p + ring[RING_REPS[mask, j]])
+                other = _find(parent, p + ring_off[mask, j])
                 if other != root:
-                    total = comp[_id(parent, root), AUX] + comp[_id(parent, other), AUX]
+                    total = comp[_rec(root, AUX)] + comp[_rec(other, AUX)]
                     root = _union(parent, comp, root, other)
-                    comp[_id(parent, root), AUX] = total
+                    comp[_rec(root, AUX)] = total
             cid = _attach(parent, comp, root, p, r, c)
-            comp[cid, AUX] += RING_GAIN[mask]
+            comp[_rec(cid, AUX)] += RING_GAIN[mask]
         k = v - 1
         if want[k]:
             kept = 0
@@ -458,7 +457,7 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
             top = -1.0
             for j in range(n_alive):
                 x = alive[j]
-                if comp[x, R0] == DEAD:
+                if comp[_rec(x, R0)] == DEAD:
                     continue
                 alive[kept] = x
                 kept += 1
@@ -466,7 +465,7 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
                 value = _iou(x0, y0, x1, y1, gt)
                 if value > top:
                     top = value
-                if win < 0 or comp[x, AUX] > comp[win, AUX] or (comp[x, AUX] == comp[win, AUX] and comp[x, FIRST] > comp[win, FIRST]):
+                if win < 0 or comp[_rec(x, AUX)] > comp[_rec(win, AUX)] or (comp[_rec(x, AUX)] == comp[_rec(win, AUX)] and comp[_rec(x, FIRST)] > comp[_rec(win, FIRST)]):
                     win = x
             n_alive = kept
             best[k] = top
@@ -481,12 +480,15 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
 
 
 @_compiled
-def _quantize(source, scale, levels_given, values) -> int:
+def _quantize(source, scale, levels_given, values, histogram) -> int:
     """``values = uint8(source * scale)`` (truncating, in the source's precision) and its
     maximum; -1 when a value is NaN or outside [0, 1]. ``levels_given``: ``source`` already
-    holds uint8 levels, copied."""
+    holds uint8 levels, copied. ``histogram`` (int64 [512]) gets the counts of each value,
+    even and odd pixels apart (``histogram[v] + histogram[256 + v]``: runs of equal values
+    would otherwise chain every increment on the one before)."""
     top = 0
     ok = True
+    histogram[:] = 0
     for i in range(values.shape[0]):
         x = source[i]
         if levels_given:
@@ -495,6 +497,7 @@ def _quantize(source, scale, levels_given, values) -> int:
             ok = ok and x >= 0 and x <= 1
             q = np.uint8(x * scale)
         values[i] = q
+        histogram[np.uint64(i & 1) * np.uint64(256) + np.uint64(q)] += 1
         top = max(top, np.int64(q))
     return top if ok else -1
 
@@ -522,13 +525,14 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
     padded = (height + 2) * (width + 2)
     n_thresholds = thresholds.shape[0]
     values = np.empty(n, dtype=np.uint8)
+    histogram = np.empty(512, dtype=np.int64)
     value_corner = np.empty(n, dtype=np.int32)
     fill_order = np.empty(n, dtype=np.int32)
     value_starts = np.empty(257, dtype=np.int64)
     fill_starts = np.empty(257, dtype=np.int64)
     parent = np.empty(padded, dtype=np.int32)
     link = np.empty(padded, dtype=np.int32)
-    comp = np.empty((n, 8), dtype=np.int32)
+    comp = np.empty(padded * RECORD, dtype=np.int32)  # component records, indexed by root pixel
     added = np.zeros(padded, dtype=np.uint8)  # compact "has joined" flags: neighbour tests stay in cache
     alive = np.empty(n, dtype=np.int32)
     levels = np.empty(n_thresholds, dtype=np.int64)
@@ -545,8 +549,16 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
     fill_count = np.zeros(256, dtype=np.int64)
     fg_count = np.zeros(256, dtype=np.int64)
     euler4 = np.zeros(256, dtype=np.int64)
+    stride = width + 2
+    ring = np.array((-stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1, -stride - 1), dtype=np.int64)
+    ring_off = np.empty((256, 4), dtype=np.int64)  # padded offset of each group's neighbour
+    cross_off = np.empty((256, 4), dtype=np.int64)
+    for m in range(256):
+        for j in range(4):
+            ring_off[m, j] = ring[RING_REPS[m, j]]
+            cross_off[m, j] = ring[CROSS_REPS[m, j]]
     for b in range(first_map, stop_map):
-        top = _quantize(maps[b].reshape(n), scale, levels_given, values)
+        top = _quantize(maps[b].reshape(n), scale, levels_given, values, histogram)
         if top < 0:
             bad[b] = 1
             continue
@@ -558,22 +570,24 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
         fg_best[:] = -1.0
         hole_best[:] = -1.0
         fill_best[:] = -1.0
-        _sort_by_value(values, width, 0, height, width, value_corner, value_starts)
+        _sort_by_value(values, height, width, histogram, value_corner, value_starts)
         added[:] = 0
-        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4)
+        _background_pass(height, width, value_corner, value_starts, want, gt, hole_best, hole_count, fill_order, fill_starts, parent, comp, link, alive, added, euler4, cross_off)
         added[:] = 0
-        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added)
+        _join_pass(height, width, fill_order, fill_starts, want, gt, v1_iou, v1_box, fill_best, fill_count, parent, comp, alive, added, ring_off, 0)
         holes = False
         for k in range(256):
             holes = holes or (want[k] and hole_best[k] >= 0)
-        islands = False
+        lowest = -1  # the lowest wanted level with islands
         if holes:  # components = Euler number + holes; more than the filled ones means islands in holes
             for k in range(top):
                 if want[k] and hole_best[k] >= 0 and euler4[k] + 4 * hole_count[k] > 4 * fill_count[k]:
-                    islands = True
-        if islands:
+                    lowest = k
+                    break
+        islands = lowest >= 0
+        if islands:  # the fg pass down to that level only: below it the filled components' boxes are every box
             added[:] = 0
-            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added)
+            _join_pass(height, width, value_corner, value_starts, want, gt, scratch_iou, scratch_box, fg_best, fg_count, parent, comp, alive, added, ring_off, lowest)
         empty = _iou(0, 0, 0, 0, gt)
         for k in range(256):
             if not want[k]:
@@ -582,7 +596,7 @@ def level_ious_kernel(maps, scale, levels_given, thresholds, gt_boxes, gt_counts
                 v1_iou[k] = empty
                 v2_iou[k] = empty
                 v1_box[k, :] = 0
-            elif not islands:  # every component is top-level: its box is its filled component's
+            elif not islands or k < lowest:  # every component is top-level: its box is its filled component's
                 v2_iou[k] = max(fill_best[k], hole_best[k])
             else:
                 v2_iou[k] = max(fg_best[k], hole_best[k])
