@@ -49,8 +49,10 @@ docs: $(STAMP)
 	$(MKDOCS) build --strict -d site
 
 # what make test runs: the same strict build into a throw-away folder, quiet unless it fails
+# (not mkdocs -q: below its warning level, strict mode no longer counts warnings)
 docs-check: $(STAMP)
-	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && $(MKDOCS) build --strict -q -d "$$d"
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && $(MKDOCS) build --strict -d "$$d" > "$$d.log" 2>&1 \
+		|| { cat "$$d.log"; rm -f "$$d.log"; exit 1; }; rm -f "$$d.log"
 
 docs-serve: $(STAMP)
 	$(MKDOCS) serve

@@ -146,7 +146,12 @@ def evaluate_scoremaps(
             (a box scored against itself has IoU 1).
         masks: per image, a ``[H, W]`` mask at the map's size: bool, or uint8 with 1 = object,
             0 = background, 255 = ignore. Gives PxAP.
-        prepare, multi_contour: ``True`` or ``False`` (a word such as ``'no'`` is refused).
+        image_sizes: the original images' ``(w, h)`` when ``gt_boxes`` are in their pixels.
+        prepare: ``True`` or ``False`` (a word such as ``'no'`` is refused); see ``scoremaps``.
+        cam_curve_interval: the threshold step of the curves (wsolevaluation's 0.01 by default).
+        iou_thresholds: the IoU thresholds in percent that MaxBoxAccV2 averages over.
+        multi_contour: ``True`` (MaxBoxAccV2, every contour's box) or ``False`` (the largest
+            contour only); a word is refused as for ``prepare``.
     Returns:
         ``maxboxacc_v2`` (with ``maxboxacc_v2_iou{d}`` and their map thresholds) and
         ``maxboxacc`` when boxes are given, ``pxap`` when masks are, and ``num_images``: every
