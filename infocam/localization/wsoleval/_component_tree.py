@@ -202,7 +202,7 @@ def _new_component(parent, comp, order, p, r, c, aux) -> None:
 
 
 @_compiled
-def _attach(parent, comp, root, p, r, c) -> int:
+def _attach(parent, comp, root, p, r, c) -> None:
     """Pixel ``p`` joins root ``root``'s component: its record's box and first pixel grow."""
     parent[np.uint64(p)] = root
     comp[_rec(root, R0)] = min(comp[_rec(root, R0)], r)
@@ -210,7 +210,6 @@ def _attach(parent, comp, root, p, r, c) -> int:
     comp[_rec(root, R1)] = max(comp[_rec(root, R1)], r)
     comp[_rec(root, C1)] = max(comp[_rec(root, C1)], c)
     comp[_rec(root, FIRST)] = min(comp[_rec(root, FIRST)], p)
-    return root
 
 
 @_compiled
@@ -248,11 +247,11 @@ def _iou(x0, y0, x1, y1, gt) -> float:
 
 
 @_compiled
-def _box(comp, cid, grow, height, width):
-    """wsolevaluation's box of component ``cid``: bounding rectangle grown by ``grow`` pixels
+def _box(comp, root, grow, height, width):
+    """wsolevaluation's box of the component whose record is at root pixel ``root``: bounding rectangle grown by ``grow`` pixels
     (1 for a hole's contour), ``(x, y, x + w, y + h)`` with ``x1 <= W - 1`` and ``y1 <= H - 1``."""
-    return (comp[_rec(cid, C0)] - grow, comp[_rec(cid, R0)] - grow,
-            min(comp[_rec(cid, C1)] + 1 + grow, width - 1), min(comp[_rec(cid, R1)] + 1 + grow, height - 1))
+    return (comp[_rec(root, C0)] - grow, comp[_rec(root, R0)] - grow,
+            min(comp[_rec(root, C1)] + 1 + grow, width - 1), min(comp[_rec(root, R1)] + 1 + grow, height - 1))
 
 
 @_compiled
@@ -383,8 +382,8 @@ def _background_pass(height, width, corner, starts, want, gt, best, count, fill_
                 else:  # two holes join: swapping the roots' links splices the circles
                     link[root], link[other] = link[other], link[root]
                     root = _union(parent, comp, root, other)
-            cid = _attach(parent, comp, root, p, r, c)
-            if comp[_rec(cid, AUX)] == OPEN:
+            _attach(parent, comp, root, p, r, c)
+            if comp[_rec(root, AUX)] == OPEN:
                 fill_order[np.uint64(n_fill)] = rc
                 n_fill += 1
             else:
@@ -448,8 +447,8 @@ def _join_pass(height, width, order, starts, want, gt, v1_iou, v1_box, best, cou
                     total = comp[_rec(root, AUX)] + comp[_rec(other, AUX)]
                     root = _union(parent, comp, root, other)
                     comp[_rec(root, AUX)] = total
-            cid = _attach(parent, comp, root, p, r, c)
-            comp[_rec(cid, AUX)] += RING_GAIN[mask]
+            _attach(parent, comp, root, p, r, c)
+            comp[_rec(root, AUX)] += RING_GAIN[mask]
         k = v - 1
         if want[k]:
             kept = 0
