@@ -175,6 +175,14 @@ def measure(arch: str, device: torch.device, batches: list[int], repeats: int, s
     return rows
 
 
+def by_setting(rows: list[Row]) -> dict[tuple[str, str, int], dict[str, Row]]:
+    """The rows of each (model, device, batch), by method name, in the order they were measured."""
+    groups: dict[tuple[str, str, int], dict[str, Row]] = {}
+    for row in rows:
+        groups.setdefault((row.model, row.device, row.batch), {})[row.method] = row
+    return groups
+
+
 def markdown(rows: list[Row], command: str, clock: str) -> str:
     lines = [
         "# CAM latency",
@@ -187,15 +195,11 @@ def markdown(rows: list[Row], command: str, clock: str) -> str:
         "package: infocam's GradCAM time divided by the grad-cam package's GradCAM time (< 1: ours is faster).",
         "",
     ]
-    groups: dict[tuple, list[Row]] = {}
-    for row in rows:
-        groups.setdefault((row.model, row.device, row.batch), []).append(row)
-    for (model, device, batch), group in groups.items():
-        base = next(r for r in group if r.method == "forward pass").seconds
-        by_name = {r.method: r for r in group}
+    for (model, device, batch), by_name in by_setting(rows).items():
+        base = by_name["forward pass"].seconds
         lines += [f"## {model}, {device}, batch {batch}", "",
                   "| method | ms / image | x forward pass | peak memory (MiB) |", "|---|---:|---:|---:|"]
-        for r in group:
+        for r in by_name.values():
             lines.append(f"| {r.method} | {1000 * r.seconds / batch:.1f} | {r.seconds / base:.2f} | {r.peak_mib:.0f} |")
         if "GradCAM" in by_name and "grad-cam GradCAM" in by_name:
             ratio = by_name["GradCAM"].seconds / by_name["grad-cam GradCAM"].seconds
@@ -207,10 +211,7 @@ def markdown(rows: list[Row], command: str, clock: str) -> str:
 def record_rows(rows: list[Row]) -> None:
     """For ``make bench``'s page: each method against the forward pass of its setting (target
     <= 1.15 for the weight-based methods at batch 32), and our Grad-CAM against the package's."""
-    groups: dict[tuple, dict[str, Row]] = {}
-    for row in rows:
-        groups.setdefault((row.model, row.device, row.batch), {})[row.method] = row
-    for (model, device, batch), by_name in groups.items():
+    for (model, device, batch), by_name in by_setting(rows).items():
         base = by_name["forward pass"]
         setting = f"{model} {device} batch {batch}"
         for name in ("CAM", "InfoCAM", "InfoCAMPlus"):

@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -67,6 +68,16 @@ BENCHMARKS = [
 ]
 
 
+class Run(NamedTuple):
+    """How one benchmark went: ``status`` None means skipped (no CUDA), so it has no timings."""
+
+    argv: list[str]
+    status: int | None = None
+    seconds: float | None = None
+    load_before: float | None = None
+    load_after: float | None = None
+
+
 def machine() -> str:
     import torch
 
@@ -81,7 +92,7 @@ def machine() -> str:
             f"torch {torch.__version__}")
 
 
-def run(bench: Benchmark, quick: bool, record_file: Path, tmp: str) -> tuple[int, float, float, float]:
+def run(bench: Benchmark, quick: bool, record_file: Path, tmp: str, shown: list[str]) -> Run:
     """Exit status, wall seconds and the 1-minute load average before and after."""
     argv = [arg.replace("{tmp}", tmp) for arg in bench.argv(quick)]
     print(f"\n=== {bench.name}: python {' '.join(argv)}", flush=True)
@@ -89,7 +100,7 @@ def run(bench: Benchmark, quick: bool, record_file: Path, tmp: str) -> tuple[int
     env.setdefault("WANDB_MODE", "disabled")
     load_before, start = os.getloadavg()[0], time.perf_counter()
     status = subprocess.call([sys.executable, *argv], cwd=REPO, env=env)
-    return status, time.perf_counter() - start, load_before, os.getloadavg()[0]
+    return Run(shown, status, time.perf_counter() - start, load_before, os.getloadavg()[0])
 
 
 def fmt(value: float | None) -> str:
@@ -98,7 +109,7 @@ def fmt(value: float | None) -> str:
     return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def page(rows: list[dict], runs: dict[str, tuple], quick: bool, total: float) -> str:
+def page(rows: list[dict], runs: dict[str, Run], quick: bool, total: float) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -112,17 +123,19 @@ def page(rows: list[dict], runs: dict[str, tuple], quick: bool, total: float) ->
         "  machine was shared and its timings are not to be trusted.",
         "- ratio: a cost (ours / baseline, lower is better) or, marked ×, a speed-up (baseline / ours).",
         "",
-        "| benchmark | command | wall | load before → after | status |",
-        "|---|---|---:|---|---|",
+        "| benchmark | what it measures | command | wall | load before → after | status |",
+        "|---|---|---|---:|---|---|",
     ]
     for bench in BENCHMARKS:
         if bench.name not in runs:
             continue
-        status, seconds, before, after, argv = runs[bench.name]
-        state = "ok" if status == 0 else ("skipped (no CUDA)" if status is None else f"FAILED (exit {status})")
-        wall = f"{seconds:.0f} s" if seconds is not None else ""
-        load = f"{before:.1f} → {after:.1f}" if before is not None else ""
-        lines.append(f"| {bench.name} | `python {' '.join(argv)}` | {wall} | {load} | {state} |")
+        done = runs[bench.name]
+        if done.status is None:
+            state, wall, load = "skipped (no CUDA)", "", ""
+        else:
+            state = "ok" if done.status == 0 else f"FAILED (exit {done.status})"
+            wall, load = f"{done.seconds:.0f} s", f"{done.load_before:.1f} → {done.load_after:.1f}"
+        lines.append(f"| {bench.name} | {bench.what} | `python {' '.join(done.argv)}` | {wall} | {load} | {state} |")
     lines += ["", "| benchmark | figure | ours | baseline | baseline's figure | ratio | target | met |",
               "|---|---|---:|---|---:|---:|---|---|"]
     for row in rows:
@@ -146,22 +159,20 @@ def main(argv: list[str] | None = None) -> int:
 
     has_cuda = torch.cuda.is_available()
     chosen = [b for b in BENCHMARKS if (not args.only or b.name in args.only) and not (args.quick and b.quick_args is None)]
-    runs: dict[str, tuple] = {}
+    runs: dict[str, Run] = {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         record_file = Path(tmp) / "figures.jsonl"
         record_file.touch()
         for bench in chosen:
             shown = [a.replace("{tmp}", "TMP") for a in bench.argv(args.quick)]
-            if bench.needs_cuda and not has_cuda:
-                runs[bench.name] = (None, None, None, None, shown)
-                continue
-            runs[bench.name] = (*run(bench, args.quick, record_file, tmp), shown)
+            skip = bench.needs_cuda and not has_cuda
+            runs[bench.name] = Run(shown) if skip else run(bench, args.quick, record_file, tmp, shown)
         rows = [json.loads(line) for line in record_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     text = page(rows, runs, args.quick, time.perf_counter() - start)
     atomic_write_text(args.out, text)
     print(f"\n{len(rows)} figures from {len(runs)} benchmarks -> {args.out}")
-    return 1 if any(r[0] not in (0, None) for r in runs.values()) else 0
+    return 1 if any(r.status not in (0, None) for r in runs.values()) else 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_recorded_figures_and_a_failure_reach_the_page(run_all, tmp_path, monkey
     page = out.read_text()
     assert "| fast | epoch through the framework | 1.1 s | plain loop | 1 | 1.10 | ratio <= 1.05 | **no** |" in page
     assert "| fast | kernel | 2 ms | loop | 50 | ×25.0 |" in page
-    assert "| broken | `python benchmarks/broken.py` |" in page and "FAILED (exit 3)" in page
+    assert "| broken | exits 3 | `python benchmarks/broken.py` |" in page and "FAILED (exit 3)" in page
     assert "skipped (no CUDA)" in page
     assert "CPU cores" in page  # the machine is named
 
